@@ -1,0 +1,62 @@
+"""``vte warehouse``: start, stop and locate the warehouse; load reference data."""
+
+from pathlib import Path
+
+import typer
+
+from vte import regions
+from vte import warehouse as wh
+
+app = typer.Typer(help="Start, stop and locate the warehouse (embedded PostgreSQL unless VTE_WAREHOUSE_URL is set).",
+                  no_args_is_help=True)
+
+
+@app.command()
+def start() -> None:
+    """Start the warehouse (if embedded), create its databases, apply the schema and load the regions."""
+    url = wh.start()
+    with wh.connect(autocommit=True) as conn:
+        regions.load_bundled(conn)
+    typer.echo(f"warehouse running: {url}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded warehouse."""
+    typer.echo("stopped" if wh.stop() else "not running (or external: never stopped from here)")
+
+
+@app.command()
+def status() -> None:
+    """Say whether the warehouse is running and where."""
+    s = wh.status()
+    kind = "embedded" if s.embedded else "external"
+    typer.echo(f"{kind}: {'running' if s.running else 'stopped'}" + (f" (pid {s.pid})" if s.pid else ""))
+    if s.url:
+        typer.echo(s.url)
+    raise typer.Exit(0 if s.running else 1)
+
+
+@app.command()
+def url(database: str = typer.Option("vte", help="Database on the same server (vte or airflow).")) -> None:
+    """Print a connection URL that psql, psycopg and SQLAlchemy accept."""
+    try:
+        typer.echo(wh.url(database=database))
+    except wh.WarehouseNotRunning as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("load-regions")
+def load_regions(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="<province>_<edition>.csv"),
+    edition: str = typer.Option(None, help="Edition label; default: from the file name."),
+) -> None:
+    """Load another province's GB/T 2260 divisions (region_code, region_name, region_level, parent_code)."""
+    try:
+        with wh.connect(autocommit=True) as conn:
+            n = regions.load_region_file(conn, file, edition)
+    except regions.RegionFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"loaded {n} regions from {file.name}")

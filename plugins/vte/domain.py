@@ -1,0 +1,128 @@
+"""The domain as data: the 31 count fields, the 18 + 5 indicators and the consistency rules.
+
+They are defined once, as the dbt seeds in ``dbt_project/seeds/``; the intake, the generator, the
+Excel channel and the GX suites all read them from there, so a decision is changed in one place.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+from vte.config import SEEDS_DIR
+
+
+@dataclass(frozen=True)
+class CountField:
+    position: int
+    name: str  # the standard's field name, as it crosses the interface
+    column: str  # snake_case, inside the warehouse
+    label_zh: str
+    description_en: str
+    excludes_non_assessable: bool
+    is_additive: bool
+
+
+@dataclass(frozen=True)
+class Indicator:
+    indicator_id: str
+    section: str
+    name_zh: str
+    name_en: str
+    numerator: str
+    denominator: str
+    target_rate: Decimal | None
+    higher_is_better: bool | None
+    is_supplementary: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    lesser: str
+    greater: str
+    severity: str  # 'quarantine' (a numerator > denominator break) or 'warning'
+    indicator_id: str | None
+
+    def is_broken_by(self, row: dict[str, int]) -> bool:
+        return row[self.lesser] > row[self.greater]
+
+    def describe_zh(self) -> str:
+        fields = fields_by_name()
+        return f"{fields[self.lesser].label_zh}（{self.lesser}）不应大于{fields[self.greater].label_zh}（{self.greater}）"
+
+    def describe_en(self) -> str:
+        return f"{self.lesser} must not exceed {self.greater}"
+
+
+def _read_seed(name: str) -> list[dict[str, str]]:
+    with open(SEEDS_DIR / f"{name}.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _flag(value: str) -> bool | None:
+    return {"true": True, "false": False, "": None}[value.strip().lower()]
+
+
+@cache
+def count_fields() -> tuple[CountField, ...]:
+    return tuple(
+        CountField(
+            position=int(r["position"]),
+            name=r["field_name"],
+            column=r["column_name"],
+            label_zh=r["label_zh"],
+            description_en=r["description_en"],
+            excludes_non_assessable=bool(_flag(r["excludes_non_assessable"])),
+            is_additive=bool(_flag(r["is_additive"])),
+        )
+        for r in sorted(_read_seed("count_fields"), key=lambda r: int(r["position"]))
+    )
+
+
+@cache
+def fields_by_name() -> dict[str, CountField]:
+    return {f.name: f for f in count_fields()}
+
+
+def count_field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in count_fields())
+
+
+@cache
+def indicators() -> tuple[Indicator, ...]:
+    return tuple(
+        Indicator(
+            indicator_id=r["indicator_id"],
+            section=r["section"],
+            name_zh=r["name_zh"],
+            name_en=r["name_en"],
+            numerator=r["numerator_field"],
+            denominator=r["denominator_field"],
+            target_rate=Decimal(r["target_rate"]) if r["target_rate"] else None,
+            higher_is_better=_flag(r["higher_is_better"]),
+            is_supplementary=bool(_flag(r["is_supplementary"])),
+        )
+        for r in _read_seed("indicators")
+    )
+
+
+@cache
+def rules() -> tuple[Rule, ...]:
+    return tuple(
+        Rule(
+            rule_id=r["rule_id"],
+            lesser=r["lesser_field"],
+            greater=r["greater_field"],
+            severity=r["severity"],
+            indicator_id=r["indicator_id"] or None,
+        )
+        for r in _read_seed("consistency_rules")
+    )
+
+
+def broken_rules(row: dict[str, int]) -> list[Rule]:
+    """The rules a department row breaks (quarantine rules first)."""
+    return [rule for rule in rules() if rule.is_broken_by(row)]

