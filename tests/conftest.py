@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import psycopg
@@ -10,6 +11,9 @@ import pytest
 
 from vte import regions, warehouse
 from vte.config import get_settings
+
+# Tests run the real `vte`, `dbt` and `airflow` commands of this virtual environment.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
 @pytest.fixture(scope="session")
