@@ -1,0 +1,24 @@
+"""What every DAG of the product shares: default task arguments, tags, assets and the local timezone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset
+
+LOCAL_TZ = pendulum.timezone("Asia/Shanghai")
+START_DATE = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
+
+DEFAULT_ARGS = {
+    "owner": "vte-data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+# Raw tables changed: new submissions were loaded by vte_ingest; vte_transform is scheduled on it.
+RAW_SUBMISSIONS = Asset("postgres://vte/raw/submissions", group="vte")
+# Analysts' marts changed: a new publication went live; extracts and feedback read it.
+PUBLISHED_MARTS = Asset("postgres://vte/marts", group="vte")
