@@ -3,6 +3,10 @@
 import typer
 
 from vte.cli import accounts, generate, warehouse
+from vte.cli import excel as excel_command
+from vte.cli import dbt as dbt_command
+from vte.cli import pipeline, stack
+from vte.cli import intake
 
 app = typer.Typer(
     help="VTE quality-control regional data warehouse.",
@@ -12,3 +16,11 @@ app = typer.Typer(
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(accounts.app, name="accounts")
 app.command("generate")(generate.generate)
+app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                     "help_option_names": []})(dbt_command.dbt)
+app.add_typer(pipeline.app, name="pipeline")
+app.command("airflow", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                         "help_option_names": []})(pipeline.airflow)
+app.command("up")(stack.up)
+intake.register(app)
+app.command("excel-template")(excel_command.excel_template)

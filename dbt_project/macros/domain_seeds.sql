@@ -1,0 +1,49 @@
+{#- The domain is defined once, in the seeds; these macros read them when a model runs so that the SQL
+    generated for every count field and consistency rule follows the seed. Models that call them declare
+    `-- depends_on: {{ ref('<seed>') }}` so the seed is loaded first. While dbt parses (execute is false)
+    they return a stand-in of the right shape. -#}
+
+{% macro count_columns(additive_only=false) %}
+    {% if not execute %}
+        {{ return(['discharge_hospital']) }}
+    {% endif %}
+    {% set query %}
+        select column_name from {{ ref('count_fields') }}
+        {% if additive_only %}where is_additive{% endif %}
+        order by position
+    {% endset %}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{% endmacro %}
+
+{% macro consistency_rules() %}
+    {#- Each rule as {rule_id, severity, lesser, greater} with snake_case column names. -#}
+    {% if not execute %}
+        {{ return([{'rule_id': 'Q', 'severity': 'quarantine', 'lesser': 'discharge_hospital', 'greater': 'discharge_hospital'}]) }}
+    {% endif %}
+    {% set query %}
+        select
+            r.rule_id,
+            r.severity,
+            lesser.column_name as lesser,
+            greater.column_name as greater
+        from {{ ref('consistency_rules') }} as r
+        inner join {{ ref('count_fields') }} as lesser on r.lesser_field = lesser.field_name
+        inner join {{ ref('count_fields') }} as greater on r.greater_field = greater.field_name
+        order by r.rule_id
+    {% endset %}
+    {% set rules = [] %}
+    {% for row in run_query(query).rows %}
+        {% do rules.append({'rule_id': row[0], 'severity': row[1], 'lesser': row[2], 'greater': row[3]}) %}
+    {% endfor %}
+    {{ return(rules) }}
+{% endmacro %}
+
+{% macro broken_rule_ids(severity, relation_alias) %}
+    {#- An array of the ids of the rules of this severity the row breaks (empty when none). -#}
+    array_remove(array[
+        {%- for rule in consistency_rules() if rule.severity == severity %}
+        case when {{ relation_alias }}.{{ rule.lesser }} > {{ relation_alias }}.{{ rule.greater }} then '{{ rule.rule_id }}' end
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    ]::text [], null)
+{% endmacro %}

@@ -1,0 +1,111 @@
+-- The department rows of the current version of each (institution, report date), each classified by the
+-- consistency rules of the seed. The newest version supersedes the earlier ones whole: the whole date is
+-- deleted and inserted again, so a department missing from the newest version disappears.
+-- Incremental by load time, not report date, so a late correction of an old date is picked up.
+-- depends_on: {{ ref('consistency_rules') }}
+-- depends_on: {{ ref('count_fields') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['institution_code', 'report_date'],
+        indexes=[
+            {'columns': ['institution_code', 'report_date']},
+            {'columns': ['submission_loaded_at']},
+        ],
+    )
+}}
+
+with
+
+submissions as (
+
+    select * from {{ ref('stg_vte__submissions') }}
+
+),
+
+submission_rows as (
+
+    select * from {{ ref('stg_vte__submission_rows') }}
+
+),
+
+touched_dates as (
+
+    select distinct
+        institution_code,
+        report_date
+    from submissions
+    {% if is_incremental() %}
+        where loaded_at >= (
+            select coalesce(max(submission_loaded_at), '-infinity'::timestamptz) from {{ this }}
+        )
+    {% endif %}
+
+),
+
+current_submissions as (
+
+    select distinct on (submissions.institution_code, submissions.report_date)
+        submissions.submission_id,
+        submissions.institution_code,
+        submissions.report_date,
+        submissions.version,
+        submissions.channel,
+        submissions.received_at,
+        submissions.loaded_at
+    from submissions
+    inner join touched_dates
+        on
+            submissions.institution_code = touched_dates.institution_code
+            and submissions.report_date = touched_dates.report_date
+    order by submissions.institution_code asc, submissions.report_date asc, submissions.version desc
+
+),
+
+current_rows as (
+
+    select
+        current_submissions.institution_code,
+        current_submissions.report_date,
+        submission_rows.hospital,
+        submission_rows.department,
+        current_submissions.submission_id,
+        current_submissions.version,
+        current_submissions.channel,
+        current_submissions.received_at,
+        current_submissions.loaded_at as submission_loaded_at,
+        {%- for column in count_columns() %}
+            submission_rows.{{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from current_submissions
+    inner join submission_rows
+        on current_submissions.submission_id = submission_rows.submission_id
+
+),
+
+classified as (
+
+    select
+        current_rows.*,
+        {{ broken_rule_ids('quarantine', 'current_rows') }} as quarantine_rule_ids,
+        {{ broken_rule_ids('warning', 'current_rows') }} as warning_rule_ids
+    from current_rows
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['institution_code', 'report_date', 'hospital', 'department']) }} as department_day_key,
+        classified.*,
+        case
+            when cardinality(classified.quarantine_rule_ids) > 0 then 'quarantined'
+            when cardinality(classified.warning_rule_ids) > 0 then 'warning'
+            else 'valid'
+        end as rule_status
+    from classified
+
+)
+
+select * from final

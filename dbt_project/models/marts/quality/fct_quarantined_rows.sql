@@ -1,0 +1,34 @@
+-- Current department rows held out of the indicators because they break a quarantine rule (a numerator
+-- above its denominator), with every rule they break; the feedback report to the institution reads it.
+-- depends_on: {{ ref('count_fields') }}
+with
+
+department_days as (
+
+    select * from {{ ref('int_department_days_classified') }}
+
+),
+
+final as (
+
+    select
+        department_day_key,
+        institution_code,
+        hospital,
+        department,
+        report_date,
+        submission_id,
+        version,
+        channel,
+        received_at,
+        quarantine_rule_ids,
+        warning_rule_ids,
+        {%- for column in count_columns() %}
+            {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from department_days
+    where rule_status = 'quarantined'
+
+)
+
+select * from final
