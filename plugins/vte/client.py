@@ -1,0 +1,52 @@
+"""A client for the submission interface: signs an envelope and posts it (what a hospital's system does).
+
+``url`` is the service's base address (``https://intake.example.org``); the endpoint path is added
+unless the URL already ends with it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from vte.intake.signing import sign
+
+__all__ = ["sign", "submit", "endpoint", "SubmitError"]
+
+SUBMIT_PATH = "/xt/api/submit"
+
+
+class SubmitError(RuntimeError):
+    """The service answered with something that is not an Appendix A result."""
+
+
+def endpoint(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith(SUBMIT_PATH) else url + SUBMIT_PATH
+
+
+def envelope(access_key: str, secret: str, payload: dict, timestamp: int | None = None) -> dict:
+    """The signed request body for ``payload`` = {"date": ..., "data": [...]}."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {"accessKey": access_key, "date": payload.get("date"), "timestamp": timestamp,
+            "sign": sign(access_key, secret, timestamp), "data": payload.get("data")}
+
+
+def submit(url: str, access_key: str, secret: str, payload: dict, *, dry_run: bool = False, timeout: float = 60.0,
+           verify: bool | str | Path = True, timestamp: int | None = None) -> dict:
+    """Post one submission; returns the result ``{"code", "message", "data"}`` (code 0 = accepted).
+
+    ``verify`` is True (system CAs), False, or the path of a CA bundle (e.g. a private CA's certificate).
+    """
+    verify_arg = str(verify) if isinstance(verify, Path) else verify
+    response = httpx.post(endpoint(url), json=envelope(access_key, secret, payload, timestamp),
+                          params={"dryRun": "true"} if dry_run else None, timeout=timeout, verify=verify_arg)
+    try:
+        result = response.json()
+    except ValueError:
+        raise SubmitError(f"HTTP {response.status_code}: the answer is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(result, dict) or "code" not in result:
+        raise SubmitError(f"HTTP {response.status_code}: unexpected answer {str(result)[:200]!r}")
+    return result

@@ -1,0 +1,222 @@
+"""The FastAPI application: ``POST /xt/api/submit``, ``GET /healthz``, ``GET /readyz``, /openapi.json, /docs.
+
+Every answer is the Appendix A result ``{"code", "message", "data"}`` with a fitting HTTP status;
+every request gets an id (``X-Request-ID``, also ``data.requestId``) and one audit line.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vte.config import Settings, get_settings
+from vte.intake import schema
+from vte.intake.accounts import AccountCache, warehouse_loader
+from vte.intake.audit import AuditLog, safe_text
+from vte.intake.config import IntakeConfig
+from vte.intake.responses import ResultCode, body
+from vte.intake.service import IntakeService, Reply
+from vte.landing import LandingZone
+
+log = logging.getLogger(__name__)
+
+SUBMIT_PATH = "/xt/api/submit"
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise BodyTooLarge
+    return bytes(received)
+
+
+def is_json_content_type(value: str | None) -> bool:
+    if not value:
+        return False
+    media_type, *params = (part.strip().lower() for part in value.split(";"))
+    charsets = [p.split("=", 1)[1].strip('"') for p in params if p.startswith("charset=")]
+    return media_type == "application/json" and all(c in ("utf-8", "utf8") for c in charsets)
+
+
+def reply_response(reply: Reply, request_id: str) -> JSONResponse:
+    data = dict(reply.data or {}, requestId=request_id)
+    return JSONResponse(body(reply.code, data, reply.message), status_code=reply.code.http_status,
+                        headers={**reply.headers, "X-Request-ID": request_id})
+
+
+def _outcome(code: int, status: int, record: dict) -> str:
+    if code == ResultCode.SUCCESS:
+        if record.get("dry_run"):
+            return "validated"
+        return "duplicate" if record.get("duplicate") else "accepted"
+    return "error" if status >= 500 else "refused"
+
+
+def create_app(settings: Settings | None = None, config: IntakeConfig | None = None,
+               account_cache: AccountCache | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    config = config or IntakeConfig.from_env()
+    accounts = account_cache or AccountCache(
+        warehouse_loader(settings, config.warehouse_connect_timeout),
+        refresh_seconds=config.accounts_refresh_seconds,
+        miss_refresh_seconds=config.accounts_miss_refresh_seconds,
+    )
+    landing = LandingZone(settings=settings)
+    service = IntakeService(accounts=accounts, landing=landing, config=config)
+    audit = AuditLog(settings.audit_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        accounts.start()
+        yield
+        accounts.stop()
+
+    app = FastAPI(
+        title="VTE 质控数据上报接口 / VTE quality-control submission interface",
+        version="1.0",
+        description="Appendix A of the regional VTE interchange standard. Result codes: docs/intake-api.md.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.middleware("http")
+    async def request_log(request: Request, call_next):
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        request.state.request_id = request_id
+        request.state.record = record = {}
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            response = reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id)
+        if request.url.path not in ("/healthz", "/readyz"):
+            code = record.get("code")
+            entry = {
+                "request_id": request_id,
+                "requested_at": datetime.now(timezone.utc).isoformat(),
+                "access_key": safe_text(record.get("access_key")),
+                "institution_code": record.get("institution_code"),
+                "client_address": request.client.host if request.client else None,
+                "method": request.method,
+                "endpoint": safe_text(request.url.path, 200),
+                "dry_run": bool(record.get("dry_run")),
+                "outcome": _outcome(code, response.status_code, record),
+                "code": code,
+                "http_status": response.status_code,
+                "report_date": record.get("report_date"),
+                "submission_id": record.get("submission_id"),
+                "version": record.get("version"),
+                "row_count": record.get("row_count"),
+                "problem_count": record.get("problem_count"),
+                "warning_count": record.get("warning_count"),
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            await run_in_threadpool(audit.write, entry)
+        return response
+
+    def answer(request: Request, reply: Reply) -> JSONResponse:
+        request.state.record["code"] = int(reply.code)
+        return reply_response(reply, request.state.request_id)
+
+    @app.post(
+        SUBMIT_PATH,
+        summary="VTE质控数据上报 / Submit one day's department rows",
+        responses={200: {"model": schema.Accepted}, 400: {"model": schema.Refused}, 401: {"model": schema.Refused},
+                   403: {"model": schema.Refused}, 413: {"model": schema.Refused}, 415: {"model": schema.Refused},
+                   422: {"model": schema.Refused}, 429: {"model": schema.Refused}, 503: {"model": schema.Refused}},
+        openapi_extra={
+            "parameters": [{"name": "dryRun", "in": "query", "required": False, "schema": {"type": "boolean"},
+                            "description": "true：完整校验（含签名）但不保存 / validate fully, store nothing"}],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}}}},
+        },
+    )
+    async def submit(request: Request) -> JSONResponse:
+        record = request.state.record
+        dry_run_word = request.query_params.get("dryRun", "").lower()
+        if dry_run_word not in TRUE_WORDS + FALSE_WORDS:
+            return answer(request, Reply(ResultCode.BAD_QUERY, message=(
+                f"{ResultCode.BAD_QUERY.message}: dryRun 须为 true 或 false / dryRun must be true or false")))
+        record["dry_run"] = dry_run_word in TRUE_WORDS
+        if not is_json_content_type(request.headers.get("content-type")):
+            return answer(request, Reply(ResultCode.UNSUPPORTED_MEDIA_TYPE, message=(
+                f"{ResultCode.UNSUPPORTED_MEDIA_TYPE.message} (got "
+                f"{safe_text(request.headers.get('content-type')) or 'none'})")))
+        try:
+            raw = await read_body(request, config.max_body_bytes)
+        except BodyTooLarge:
+            return answer(request, Reply(ResultCode.BODY_TOO_LARGE, message=(
+                f"{ResultCode.BODY_TOO_LARGE.message}: 上限 {config.max_body_bytes} 字节 / "
+                f"at most {config.max_body_bytes} bytes")))
+        reply = await run_in_threadpool(service.submit, raw, dry_run=record["dry_run"], record=record)
+        return answer(request, reply)
+
+    @app.get("/healthz", summary="Liveness")
+    def healthz() -> dict:
+        return body(ResultCode.SUCCESS, {"status": "alive"})
+
+    @app.get("/readyz", summary="Readiness: accounts loaded and the landing zone writable")
+    def readyz() -> JSONResponse:
+        checks = {"accountsLoaded": accounts.loaded, "landingWritable": _writable(landing.root),
+                  "auditWritable": _writable(audit.directory)}
+        ready = all(checks.values())
+        if accounts.last_error:
+            checks["accountsLastError"] = accounts.last_error
+        code = ResultCode.SUCCESS if ready else ResultCode.ACCOUNTS_UNAVAILABLE if not accounts.loaded \
+            else ResultCode.LANDING_UNAVAILABLE
+        return JSONResponse(body(code, checks), status_code=code.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ResultCode.NOT_FOUND, 405: ResultCode.METHOD_NOT_ALLOWED}.get(exc.status_code,
+                                                                                  ResultCode.BAD_QUERY)
+        return answer(request, Reply(code))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return answer(request, Reply(ResultCode.BAD_QUERY))
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            _, definitions = models_json_schema([(schema.SubmitRequest, "validation")],
+                                                ref_template="#/components/schemas/{model}")
+            document.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app
+
+
+def _writable(directory) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".ready-"):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,29 @@
+"""Running the intake service under uvicorn, over HTTP or directly over HTTPS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uvicorn
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, tls_cert: Path | None = None, tls_key: Path | None = None,
+          workers: int = 1) -> None:
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("give both --tls-cert and --tls-key, or neither")
+    for path in (tls_cert, tls_key):
+        if path is not None and not Path(path).is_file():
+            raise ValueError(f"{path} does not exist")
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    uvicorn.run(
+        "vte.intake.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        server_header=False,
+        access_log=False,  # the audit log records every request
+    )
