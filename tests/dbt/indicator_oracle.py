@@ -1,0 +1,152 @@
+"""Independent Python computation of what the marts must hold, from the raw and registry tables.
+
+It shares no SQL with the dbt project: versions, quarantine, region roll-ups, periods, rates and
+completeness are worked out here from first principles (rules from vte.domain, the seeds' Python reader).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from vte import domain
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PERIOD_TYPES = ("month", "quarter", "year")
+
+
+def period_start(day: date, period_type: str) -> date:
+    if period_type == "month":
+        return day.replace(day=1)
+    if period_type == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    if denominator == 0:
+        return None
+    return (Decimal(100 * numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+
+def institutions(conn) -> dict[str, dict]:
+    """Institution code → its names and codes up the region hierarchy."""
+    regions = {code: (name, parent) for code, name, parent in
+               conn.execute("select region_code, region_name, parent_code from registry.regions")}
+    out = {}
+    for code, name, county, community, joined_on in conn.execute(
+        "select institution_code, institution_name, county_code, community_name, joined_on from registry.institutions"
+    ):
+        city = regions[county][1]
+        province = regions[city][1]
+        out[code] = {
+            "name": name, "community": community, "joined_on": joined_on,
+            "county": (county, regions[county][0]), "city": (city, regions[city][0]),
+            "province": (province, regions[province][0]),
+        }
+    return out
+
+
+def current_rows(conn) -> list[dict]:
+    """The department rows of the newest version of each (institution, date), as the standard's field names."""
+    fields = domain.count_fields()
+    newest = {}
+    for submission_id, institution, report_date, version in conn.execute(
+        "select submission_id, institution_code, report_date, version from raw.submissions"
+    ):
+        key = (institution, report_date)
+        if key not in newest or version > newest[key][1]:
+            newest[key] = (submission_id, version)
+    by_submission = {sid: key for key, (sid, _) in newest.items()}
+    columns = ", ".join(f.column for f in fields)
+    rows = []
+    for submission_id, hospital, dept, *counts in conn.execute(
+        f"select submission_id, hospital, dept, {columns} from raw.submission_rows"
+    ):
+        if submission_id in by_submission:
+            institution, report_date = by_submission[submission_id]
+            counts_by_name = {f.name: value for f, value in zip(fields, counts)}
+            rows.append({"institution": institution, "date": report_date, "hospital": hospital, "dept": dept,
+                         "counts": counts_by_name})
+    return rows
+
+
+def is_quarantined(counts: dict[str, int]) -> bool:
+    return any(rule.severity == "quarantine" for rule in domain.broken_rules(counts))
+
+
+def indicator_values(conn) -> dict[tuple, dict]:
+    """(level, entity_code, campus, department, period_type, period_start, indicator_id) → expected values."""
+    registry = institutions(conn)
+    sums: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    names: dict[tuple, str] = {}
+    for row in current_rows(conn):
+        inst = registry.get(row["institution"])
+        if inst is None or is_quarantined(row["counts"]):
+            continue
+        entities = [
+            ("department", row["institution"], row["hospital"], row["dept"], inst["name"]),
+            ("campus", row["institution"], row["hospital"], None, inst["name"]),
+            ("institution", row["institution"], None, None, inst["name"]),
+            ("county", inst["county"][0], None, None, inst["county"][1]),
+            ("city", inst["city"][0], None, None, inst["city"][1]),
+            ("province", inst["province"][0], None, None, inst["province"][1]),
+        ]
+        if inst["community"]:
+            entities.append(("community", inst["community"], None, None, inst["community"]))
+        for period_type in PERIOD_TYPES:
+            start = period_start(row["date"], period_type)
+            for level, code, campus, dept, name in entities:
+                key = (level, code, campus, dept, period_type, start)
+                names[key] = name
+                for field, value in row["counts"].items():
+                    sums[key][field] += value
+    expected = {}
+    for key, counts in sums.items():
+        last_year_key = (*key[:5], key[5].replace(year=key[5].year - 1))
+        last_year = sums.get(last_year_key)
+        for ind in domain.indicators():
+            numerator, denominator = counts[ind.numerator], counts[ind.denominator]
+            value = rate(numerator, denominator)
+            meets = None
+            if denominator and ind.target_rate is not None and ind.higher_is_better is not None:
+                exact = Decimal(100 * numerator) / Decimal(denominator)
+                meets = exact >= ind.target_rate if ind.higher_is_better else exact <= ind.target_rate
+            expected[(*key, ind.indicator_id)] = {
+                "entity_name": names[key], "numerator": numerator, "denominator": denominator, "rate": value,
+                "target": ind.target_rate, "meets_target": meets,
+                "rate_same_period_last_year":
+                    rate(last_year[ind.numerator], last_year[ind.denominator]) if last_year else None,
+            }
+    return expected
+
+
+def completeness(conn, as_of: date) -> dict[tuple, dict]:
+    """(level, entity_code, period_type, period_start) → days expected / received / late (+ missing dates)."""
+    registry = institutions(conn)
+    first_received = {}
+    for institution, report_date, received_at in conn.execute(
+        "select institution_code, report_date, min(received_at) from raw.submissions group by 1, 2"
+    ):
+        first_received[(institution, report_date)] = received_at
+    out: dict[tuple, dict] = defaultdict(lambda: {"expected": 0, "received": 0, "late": 0, "missing": []})
+    for code, inst in registry.items():
+        day = inst["joined_on"]
+        while day <= as_of:
+            received_at = first_received.get((code, day))
+            deadline = datetime.combine(day + timedelta(days=2), time(), SHANGHAI)
+            for period_type in PERIOD_TYPES:
+                start = period_start(day, period_type)
+                for level, entity in (("institution", code), ("county", inst["county"][0]),
+                                      ("city", inst["city"][0]), ("province", inst["province"][0])):
+                    cell = out[(level, entity, period_type, start)]
+                    cell["expected"] += 1
+                    if received_at is not None:
+                        cell["received"] += 1
+                        cell["late"] += received_at >= deadline
+                    elif level == "institution":
+                        cell["missing"].append(day)
+            day += timedelta(days=1)
+    return dict(out)
