@@ -5,13 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from intake_support import Server, start_server, stop_server
+from intake_support import SERVER_ENV, Server, start_server, stop_server
 
 from vte import registry
 
-# Generous limits so the property test is not throttled; the rate-limit test has its own server.
-SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_REFRESH": "1", "VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0",
-              "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
 
 
 @pytest.fixture(scope="session")

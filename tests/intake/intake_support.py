@@ -18,6 +18,10 @@ from vte.submission import report_today
 
 SUBMIT = "/xt/api/submit"
 
+# New accounts are seen at once, revocations within a second; generous limits so the property test is not throttled; the rate-limit test has its own server.
+SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_REFRESH": "1", "VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0",
+              "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
+
 # A department row that breaks no consistency rule (checked by test_valid_row_breaks_no_rule).
 VALID_COUNTS = dict(
     dischargeHospital=100, distinctDischargeHospital=98, dischargeHospitalNodaily=90, riskAssessment=85,

@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vte.config import Settings, get_settings
+from vte.excel import routes as excel_routes
 from vte.intake import schema
 from vte.intake.accounts import AccountCache, warehouse_loader
 from vte.intake.audit import AuditLog, safe_text
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
         lifespan=lifespan,
     )
     app.state.service = service
+    app.include_router(excel_routes.router)
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):
