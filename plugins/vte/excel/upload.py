@@ -1,0 +1,94 @@
+"""Receiving one uploaded workbook: parse it, keep it, land one submission per date (no HTTP here).
+
+All or nothing: a workbook with any refused cell lands nothing. An accepted workbook is kept as
+received in ``<landing>/<institution>/_workbooks/<sha256>.xlsx`` (outside the date folders the
+ingest reads) and every submission landed from it names it in ``source_file``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath, PureWindowsPath
+
+from vte import submission
+from vte.excel.parser import MAX_BYTES, CellError, ParsedWorkbook, parse_workbook
+from vte.landing import LandingZone, write_durably
+
+WORKBOOKS_DIR = "_workbooks"
+
+
+@dataclass
+class Upload:
+    file_name: str
+    sha256: str
+    row_count: int = 0
+    errors: list[CellError] = field(default_factory=list)
+    submissions: list[dict] = field(default_factory=list)  # one per date: submissionId, version, warnings ...
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+
+def display_name(file_name: str | None) -> str:
+    """The uploaded file's own name, without any folder a browser sent and without control characters."""
+    name = PureWindowsPath(PurePosixPath(file_name or "").name).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "upload.xlsx"
+
+
+def keep_workbook(landing: LandingZone, institution_code: str, content: bytes, sha256: str) -> str:
+    """Store the workbook once per content; returns its path relative to the landing zone."""
+    relative = PurePosixPath(institution_code, WORKBOOKS_DIR, f"{sha256}.xlsx")
+    path = landing.root / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_durably(path, content)
+    return str(relative)
+
+
+def rule_warnings(parsed: ParsedWorkbook, index: int) -> list[dict]:
+    """The consistency rules the rows of one date break, located by sheet, row and cell."""
+    found = []
+    for warning in submission.rule_warnings(parsed.submissions[index]["data"]):
+        sheet, cell = parsed.cell_of(index, warning.row, warning.lesser)
+        row = parsed.sources[index][warning.row].row
+        where = f"data[{warning.row}]"
+        found.append({
+            **warning.to_dict(),
+            "row": row,
+            "sheet": sheet,
+            "cell": cell,
+            "message": f"{warning.message_zh.replace(where, f'工作表「{sheet}」第 {row} 行', 1)} / "
+                       f"{warning.message_en.replace(where, f'sheet {sheet!r} row {row}', 1)}",
+        })
+    return found
+
+
+def receive_workbook(landing: LandingZone, *, institution_code: str, access_key: str, file_name: str | None,
+                     content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None) -> Upload:
+    """Check the workbook and, only if every cell is right, land each of its dates as a submission."""
+    name = display_name(file_name)
+    digest = hashlib.sha256(content).hexdigest()
+    parsed = parse_workbook(content, max_bytes=max_bytes, today=today)
+    upload = Upload(name, digest, parsed.row_count)
+    if not parsed.ok:
+        upload.errors = parsed.errors
+        return upload
+    source_file = {"name": name, "sha256": digest, "path": keep_workbook(landing, institution_code, content, digest)}
+    for index, payload in enumerate(parsed.submissions):
+        landed = landing.land(institution_code=institution_code, access_key=access_key, channel="excel",
+                              payload=payload, source_file=source_file)
+        upload.submissions.append({
+            "date": payload["date"],
+            "submissionId": landed.submission_id,
+            "version": landed.version,
+            "duplicate": landed.duplicate,
+            "receivedAt": landed.received_at,
+            "rowCount": len(payload["data"]),
+            "warnings": rule_warnings(parsed, index),
+        })
+    return upload
+
