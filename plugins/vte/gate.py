@@ -1,0 +1,458 @@
+"""The data-quality gate: Great Expectations suites built from the domain, and the runner the pipeline calls.
+
+The GX project in ``expectations/gx/`` is committed and reviewed; :func:`build_project` is the one place
+that writes it, from ``vte.domain`` (``vte gate build-suites``). A run never touches the committed tree: it
+copies it under ``$VTE_HOME/gx/runs/``, points its assets at the schema being gated (the same build, another
+schema), runs the stage's checkpoint, keeps the validation results under ``$VTE_HOME/gx/validations/`` and
+rebuilds the Data Docs under ``$VTE_HOME/gx-docs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from vte import domain, warehouse
+from vte.config import EXPECTATIONS_DIR, get_settings
+
+Stage = Literal["staged", "marts"]
+
+# The tables each stage's suites validate: GX asset name -> table. Adjust here when the dbt project moves one.
+GATED_TABLES: dict[str, dict[str, str]] = {
+    "staged": {"submission_rows": "stg_vte__submission_rows"},
+    "marts": {
+        "indicator_values": "fct_indicator_values",
+        "institutions": "dim_institutions",
+        "reporting_completeness": "fct_reporting_completeness",
+    },
+}
+# The schemas the committed project points at; a run retargets them.
+DEFAULT_SCHEMAS: dict[str, str] = {"staged": "stg", "marts": "marts_candidate"}
+# One row of fct_indicator_values per entity (campus and department below an institution), period and indicator.
+INDICATOR_VALUES_KEY = ("level", "entity_code", "campus", "department", "period_type", "period_start", "indicator_id")
+INDICATOR_VALUES_REQUIRED = ("level", "entity_code", "period_type", "period_start", "indicator_id", "numerator",
+                             "denominator")
+COMPLETENESS_KEY = ("level", "entity_code", "period_type", "period_start")
+LEVELS = ("department", "campus", "institution", "community", "county", "city", "province")
+PERIOD_TYPES = ("month", "quarter", "year")
+
+# A department's count for one day above this is a broken feed, not a busy ward.
+PLAUSIBLE_MAX_COUNT = 10_000
+# Share of staged rows that must satisfy each rule: single hospitals' breaks are quarantined or flagged
+# downstream; a break across more rows than this means a broken feed and stops the run.
+RULE_MOSTLY = {"quarantine": 0.95, "warning": 0.90}
+# A publication may shrink by at most this share of the previous one's rows, and grow by at most this factor.
+ROW_COUNT_SHRINK = 0.10
+ROW_COUNT_GROWTH = 2.0
+
+DATASOURCE = "vte_warehouse"
+BATCH_DEFINITION = "whole_table"
+CONNECTION_ENV = "VTE_GX_WAREHOUSE_URL"
+
+log = logging.getLogger(__name__)
+
+
+class GateError(RuntimeError):
+    """The gate could not run (missing table, unknown stage): not a verdict on the data."""
+
+
+class GateFailed(RuntimeError):
+    """The data broke expectations; the message lists each failed one."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    expectation_type: str
+    kwargs: dict[str, Any]
+    observed: Any
+    details: str
+
+    def describe(self) -> str:
+        target = self.kwargs.get("column") or self.kwargs.get("column_list") or ", ".join(
+            f"{k}={v}" for k, v in self.kwargs.items() if k in ("column_A", "column_B")
+        )
+        return f"{self.expectation_type}({target or ''}): observed {self.observed!r} — {self.details}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    stage: str
+    schema: str
+    run_id: str
+    success: bool
+    statistics: dict[str, Any]
+    failed: list[Failure] = field(default_factory=list)
+    docs_path: Path | None = None
+
+    def message(self) -> str:
+        head = (f"{self.stage} gate on schema {self.schema} (run {self.run_id}): "
+                f"{len(self.failed)} of {self.statistics.get('evaluated_expectations')} expectations failed")
+        return "\n".join([head, *(f"  - {f.describe()}" for f in self.failed)])
+
+    def raise_for_failure(self) -> None:
+        if not self.success:
+            raise GateFailed(self.message())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The suites, from the domain definitions
+
+
+def _staged_rows_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    count_columns = [f.column for f in domain.count_fields()]
+    expectations = [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, description="the feed delivered department rows"),
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=["submission_id", "row_index", "hospital", "department", *count_columns], exact_match=False),
+    ]
+    for column in ("submission_id", "row_index", "hospital", "department"):
+        expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    for column in count_columns:
+        expectations += [
+            gxe.ExpectColumnValuesToBeOfType(column=column, type_="INTEGER"),
+            gxe.ExpectColumnValuesToNotBeNull(column=column),
+            gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=PLAUSIBLE_MAX_COUNT),
+        ]
+    fields = domain.fields_by_name()
+    for rule in domain.rules():
+        expectations.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=fields[rule.greater].column,
+            column_B=fields[rule.lesser].column,
+            or_equal=True,
+            mostly=RULE_MOSTLY[rule.severity],
+            description=f"rule {rule.rule_id} ({rule.severity}): {rule.describe_en()}",
+            meta={"rule_id": rule.rule_id, "severity": rule.severity},
+        ))
+    return expectations
+
+
+def _indicator_values_expectations(schema: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value={"$PARAMETER": "indicator_values_min_rows"},
+            max_value={"$PARAMETER": "indicator_values_max_rows"},
+            description="row count within the tolerance of the previous publication",
+        ),
+        *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in INDICATOR_VALUES_REQUIRED),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(INDICATOR_VALUES_KEY)),
+        gxe.ExpectColumnDistinctValuesToEqualSet(column="level", value_set=list(LEVELS),
+                                                 description="every level of the region hierarchy is present"),
+        gxe.ExpectColumnDistinctValuesToEqualSet(column="period_type", value_set=list(PERIOD_TYPES)),
+        gxe.ExpectColumnDistinctValuesToEqualSet(
+            column="indicator_id", value_set=[i.indicator_id for i in domain.indicators()],
+            description="all 18 + 5 indicators are present"),
+        gxe.ExpectColumnValuesToBeBetween(column="rate", min_value=0, max_value=100,
+                                          description="a rate is a percentage (NULL when the denominator is 0)"),
+        gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="denominator", column_B="numerator", or_equal=True),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query="select * from {batch} where (rate is null) <> (denominator = 0)",
+            description="rate is NULL exactly when the denominator is 0",
+        ),
+    ]
+
+
+def _vanished_institutions_query(schema: str) -> str:
+    # Complete months: every month before the latest one in the data. An institution must appear in each of
+    # them from its first appearance on; a gap means its rows were lost on the way.
+    facts = f"{_quote_ident(schema)}.{GATED_TABLES['marts']['indicator_values']}"
+    return f"""
+with institution_months as (
+    select distinct entity_code, period_start
+    from {facts}
+    where level = 'institution' and period_type = 'month'
+),
+complete_months as (
+    select distinct period_start
+    from institution_months
+    where period_start < (select max(period_start) from institution_months)
+),
+first_seen as (
+    select entity_code, min(period_start) as first_month
+    from institution_months
+    group by entity_code
+)
+select institutions.institution_code, complete_months.period_start as missing_month
+from {{batch}} as institutions
+inner join first_seen on first_seen.entity_code = institutions.institution_code
+inner join complete_months on complete_months.period_start >= first_seen.first_month
+where institutions.institution_status = 'active'
+    and not exists (
+        select 1 from institution_months
+        where institution_months.entity_code = institutions.institution_code
+            and institution_months.period_start = complete_months.period_start
+    )
+""".strip()
+
+
+def _institutions_expectations(schema: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        gxe.ExpectColumnValuesToNotBeNull(column="institution_code"),
+        gxe.ExpectColumnValuesToBeUnique(column="institution_code"),
+        gxe.ExpectColumnValuesToBeInSet(column="institution_status", value_set=["active", "suspended", "closed"]),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=_vanished_institutions_query(schema),
+            description="every active institution appears in every complete month since it first reported",
+        ),
+    ]
+
+
+def _reporting_completeness_expectations(schema: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(COMPLETENESS_KEY)),
+        gxe.ExpectColumnValuesToBeBetween(column="completeness_rate", min_value=0, max_value=100),
+        gxe.ExpectColumnValuesToBeBetween(column="timeliness_rate", min_value=0, max_value=100),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="days_expected", column_B="days_received", or_equal=True),
+    ]
+
+
+def suite_expectations(schemas: Mapping[str, str] = DEFAULT_SCHEMAS) -> dict[str, list]:
+    """Suite name -> its expectations; the suite of asset ``a`` of stage ``s`` is named ``s_a``."""
+    marts = schemas["marts"]
+    return {
+        "staged_submission_rows": _staged_rows_expectations(),
+        "marts_indicator_values": _indicator_values_expectations(marts),
+        "marts_institutions": _institutions_expectations(marts),
+        "marts_reporting_completeness": _reporting_completeness_expectations(marts),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The GX project
+
+
+def _quote_ident(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise GateError(f"schema name {name!r} is not a plain lowercase identifier")
+    return name
+
+
+def _configure_stores(context) -> None:
+    # Results and docs belong to the running copy's home, not to the repository.
+    stores = context.variables.stores
+    stores["validation_results_store"]["store_backend"]["base_directory"] = "${VTE_HOME}/gx/validations/"
+    context.variables.data_docs_sites = {
+        "vte_site": {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": "${VTE_HOME}/gx-docs/"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    context.variables.save()
+
+
+def _stable_id(*parts: str) -> str:
+    # GX stamps new objects with random ids; ids derived from names and content keep a rebuild byte-stable.
+    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "vte-warehouse/expectations")
+
+
+def _save(store, key, make) -> None:
+    """Write ``make()`` under ``key``, keeping its stable id (a first write through GX assigns a random one)."""
+    if not store.has_key(key):
+        store.add(key=key, value=make())
+    store.update(key=key, value=make())
+
+
+def _define_datasource(context, schemas: Mapping[str, str]) -> None:
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.datasource.fluent import PostgresDatasource
+    from great_expectations.datasource.fluent.sql_datasource import TableAsset
+
+    assets = [
+        TableAsset(id=_stable_id(DATASOURCE, asset), name=asset, table_name=table, schema_name=schemas[stage],
+                   batch_definitions=[BatchDefinition(id=_stable_id(DATASOURCE, asset, BATCH_DEFINITION),
+                                                      name=BATCH_DEFINITION)])
+        for stage, tables in GATED_TABLES.items() for asset, table in tables.items()
+    ]
+    if DATASOURCE in context.data_sources.all():
+        context.data_sources.delete(DATASOURCE)
+    # GX's public add_* calls test the connection and every table; the committed project must be buildable
+    # without a warehouse (a run checks its tables itself before validating), so it is stored untested.
+    context._add_fluent_datasource(PostgresDatasource(
+        id=_stable_id(DATASOURCE), name=DATASOURCE, connection_string="${" + CONNECTION_ENV + "}", assets=assets))
+
+
+def _checkpoints() -> dict[str, list[str]]:
+    """Checkpoint name -> its validation definitions (one per suite), one checkpoint per stage."""
+    return {f"{stage}_gate": [f"{stage}_{asset}" for asset in tables] for stage, tables in GATED_TABLES.items()}
+
+
+def build_project(project_root: Path = EXPECTATIONS_DIR, schemas: Mapping[str, str] = DEFAULT_SCHEMAS,
+                  variables: Mapping[str, str] | None = None):
+    """(Re)write the GX project under ``<project_root>/gx`` from the domain definitions; returns its context.
+
+    Every id is derived from names and content, so rebuilding the committed project changes no file.
+    ``variables`` go to the git-ignored ``uncommitted/config_variables.yml`` (the environment wins).
+    """
+    import great_expectations as gx
+
+    uncommitted = Path(project_root) / "gx" / "uncommitted"
+    uncommitted.mkdir(parents=True, exist_ok=True)
+    # JSON is YAML; VTE_HOME is needed to load the project, whose results and docs live there.
+    (uncommitted / "config_variables.yml").write_text(
+        json.dumps({"VTE_HOME": str(get_settings().home), **(variables or {})}))
+    context = gx.get_context(mode="file", project_root_dir=project_root)
+    _configure_stores(context)
+    _define_datasource(context, schemas)
+    datasource = context.data_sources.get(DATASOURCE)
+
+    for suite_name in suite_expectations(schemas):
+        def make_suite(name=suite_name):
+            suite = gx.ExpectationSuite(name=name, id=_stable_id(name), expectations=suite_expectations(schemas)[name])
+            for expectation in suite.expectations:
+                expectation.id = _stable_id(name, expectation.expectation_type, json.dumps(
+                    expectation.configuration.kwargs, sort_keys=True, default=str))
+            return suite
+
+        _save(context.expectations_store, context.expectations_store.get_key(name=suite_name, id=None), make_suite)
+        stage, asset = suite_name.split("_", 1)
+        batch_definition = datasource.get_asset(asset).get_batch_definition(BATCH_DEFINITION)
+        suite = context.suites.get(suite_name)
+        store = context.validation_definition_store
+        _save(store, store.get_key(name=suite_name, id=None), lambda name=suite_name: gx.ValidationDefinition(
+            id=_stable_id("validation", name), name=name, data=batch_definition, suite=suite))
+
+    for checkpoint_name, definitions in _checkpoints().items():
+        store = context.checkpoint_store
+        _save(store, store.get_key(name=checkpoint_name, id=None), lambda name=checkpoint_name, vds=definitions: (
+            gx.Checkpoint(
+                id=_stable_id("checkpoint", name),
+                name=name,
+                validation_definitions=[context.validation_definitions.get(vd) for vd in vds],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=["vte_site"])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            )))
+    return context
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running the gate
+
+
+def gx_connection_string(url: str) -> str:
+    """The warehouse URL in a form GX's ``add_postgres`` accepts.
+
+    GX refuses a URL without a host, which is how a Unix-socket URL looks; a placeholder host is harmless
+    because libpq's ``host`` query parameter (the socket directory) wins over it.
+    """
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    port = parts.port or query.pop("port", None) or 5432
+    netloc = f"{quote(parts.username or 'postgres', safe='')}:{quote(parts.password or 'unused', safe='')}"
+    netloc += f"@{parts.hostname or 'localhost'}:{port}"
+    return urlunsplit(("postgresql+psycopg2", netloc, parts.path, urlencode(query, safe="/"), ""))
+
+
+def _check_tables(conn: psycopg.Connection, stage: str, schema: str) -> None:
+    missing = [table for table in GATED_TABLES[stage].values()
+               if conn.execute("select to_regclass(%s)", (f"{schema}.{table}",)).fetchone()[0] is None]
+    if missing:
+        raise GateError(f"the {stage} gate cannot run: schema {schema!r} has no {', '.join(missing)}")
+
+
+def row_count_bounds(conn: psycopg.Connection, published_schema: str) -> dict[str, int | None]:
+    """Bounds for the candidate's indicator rows, from the last successful publication into that schema."""
+    table = GATED_TABLES["marts"]["indicator_values"]
+    row = conn.execute(
+        "select (row_counts ->> %s)::bigint from ops.publications"
+        " where success and published_schema = %s order by published_at desc, publication_id desc limit 1",
+        (table, published_schema),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return {"indicator_values_min_rows": 1, "indicator_values_max_rows": None}
+    previous = row[0]
+    return {"indicator_values_min_rows": max(1, int(previous * (1 - ROW_COUNT_SHRINK))),
+            "indicator_values_max_rows": int(previous * ROW_COUNT_GROWTH) + 1}
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _failure(result) -> Failure:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
+    details = dict(result.result or {})
+    exception = result.exception_info or {}
+    if exception.get("raised_exception"):
+        observed, text = None, f"could not be evaluated: {exception.get('exception_message')}"
+    elif "unexpected_count" in details:
+        observed = details.get("unexpected_percent")
+        text = (f"{details['unexpected_count']} of {details.get('element_count')} rows unexpected, "
+                f"e.g. {details.get('partial_unexpected_list', [])[:5]}")
+    else:
+        observed = details.get("observed_value")
+        rows = (details.get("details") or {}).get("unexpected_rows")
+        text = f"e.g. {rows[:5]}" if rows else "outside the expected values"
+    if config.description:
+        text = f"{config.description}; {text}"
+    return Failure(config.type, _json_safe(kwargs), _json_safe(observed), text)
+
+
+def _safe_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:80]
+
+
+def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = "marts") -> GateResult:
+    """Validate ``schema`` with the stage's checkpoint; build the Data Docs. Never raises on bad data."""
+    if stage not in GATED_TABLES:
+        raise GateError(f"unknown gate stage {stage!r}; expected one of {', '.join(GATED_TABLES)}")
+    _quote_ident(schema)
+    settings = get_settings()
+    url = warehouse.url(settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        _check_tables(conn, stage, schema)
+        parameters = row_count_bounds(conn, published_schema) if stage == "marts" else {}
+
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    workdir = settings.home / "gx" / "runs" / f"{stage}-{_safe_name(run_id)}-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(EXPECTATIONS_DIR / "gx", workdir / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    try:
+        context = build_project(workdir, {**DEFAULT_SCHEMAS, stage: schema},
+                                variables={CONNECTION_ENV: gx_connection_string(url)})
+        checkpoint_result = context.checkpoints.get(f"{stage}_gate").run(
+            expectation_parameters=parameters, run_id=RunIdentifier(run_name=run_id))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    failed, per_suite = [], {}
+    for validation in checkpoint_result.run_results.values():
+        per_suite[validation.suite_name] = _json_safe(validation.statistics)
+        failed += [_failure(r) for r in validation.results if not r.success]
+    evaluated = sum(s["evaluated_expectations"] for s in per_suite.values())
+    statistics = {
+        "evaluated_expectations": evaluated,
+        "successful_expectations": evaluated - len(failed),
+        "unsuccessful_expectations": len(failed),
+        "parameters": parameters,
+        "suites": per_suite,
+    }
+    result = GateResult(stage, schema, run_id, bool(checkpoint_result.success), statistics, failed,
+                        settings.home / "gx-docs" / "index.html")
+    log.info("%s", result.message() if failed else f"{stage} gate on {schema}: {evaluated} expectations met")
+    return result
