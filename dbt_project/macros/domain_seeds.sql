@@ -3,12 +3,22 @@
     `-- depends_on: {{ ref('<seed>') }}` so the seed is loaded first. While dbt parses (execute is false)
     they return a stand-in of the right shape. -#}
 
+{% macro seed_relation(seed_name) %}
+    {#- The seed's table. Unit tests replace ref() with a fixture CTE, which run_query cannot read: there the
+        seed is read from its schema (seeds: +schema in dbt_project.yml), so unit tests use the real rules. -#}
+    {% set relation = ref(seed_name) %}
+    {% if (relation | string).startswith('__dbt__cte__') %}
+        {{ return(api.Relation.create(database=target.database, schema=generate_schema_name('ref', none), identifier=seed_name)) }}
+    {% endif %}
+    {{ return(relation) }}
+{% endmacro %}
+
 {% macro count_columns(additive_only=false) %}
     {% if not execute %}
         {{ return(['discharge_hospital']) }}
     {% endif %}
     {% set query %}
-        select column_name from {{ ref('count_fields') }}
+        select column_name from {{ seed_relation('count_fields') }}
         {% if additive_only %}where is_additive{% endif %}
         order by position
     {% endset %}
@@ -26,9 +36,9 @@
             r.severity,
             lesser.column_name as lesser,
             greater.column_name as greater
-        from {{ ref('consistency_rules') }} as r
-        inner join {{ ref('count_fields') }} as lesser on r.lesser_field = lesser.field_name
-        inner join {{ ref('count_fields') }} as greater on r.greater_field = greater.field_name
+        from {{ seed_relation('consistency_rules') }} as r
+        inner join {{ seed_relation('count_fields') }} as lesser on r.lesser_field = lesser.field_name
+        inner join {{ seed_relation('count_fields') }} as greater on r.greater_field = greater.field_name
         order by r.rule_id
     {% endset %}
     {% set rules = [] %}

@@ -46,6 +46,7 @@ department_periods as (
         ('quarter', date_trunc('quarter', published_months.month_start)::date),
         ('year', date_trunc('year', published_months.month_start)::date)
     ) as periods (period_type, period_start)
+    where periods.period_type in ('{{ var("indicator_period_types") | join("', '") }}')
 
 ),
 
