@@ -14,7 +14,8 @@ import pytest
 from vte import registry
 
 # Generous limits: the tests upload many times from one account and one address.
-SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0", "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
+SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_REFRESH": "1", "VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0",
+              "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
 
 
 def _free_port() -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import time
+import zipfile
 from datetime import date, datetime, timedelta
 
 import openpyxl
 import pytest
 import xlsxwriter
-from excel_workbooks import (cell_of, edited, filled_template, generated_payloads, header_of, interleaved_rows,
-                             save)
+from excel_workbooks import cell_of, edited, filled_template, generated_payloads, interleaved_rows, save
 from openpyxl.styles import Font
 
 from vte.domain import count_field_names, fields_by_name
@@ -224,7 +224,6 @@ def test_an_old_xls_and_an_encrypted_xlsx_are_told_apart():
 
 def test_a_zip_that_is_not_a_workbook_is_refused():
     buffer = io.BytesIO()
-    import zipfile
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("report.txt", "hello")
     assert the_error(buffer.getvalue()).code == "not_xlsx"

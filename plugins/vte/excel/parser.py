@@ -412,7 +412,11 @@ def _show(value) -> str:
 
 def _explain_blanks(content: bytes, blanks: list[_Blank]) -> list[CellError]:
     """Blank cells are refused; those openpyxl shows as formula errors are reported as such."""
-    error_values = _formula_errors(content, {b.sheet for b in blanks})
+    spans: dict[str, tuple[int, int]] = {}
+    for blank in blanks:
+        low, high = spans.get(blank.sheet, (blank.row, blank.row))
+        spans[blank.sheet] = (min(low, blank.row), max(high, blank.row))
+    error_values = _formula_errors(content, spans)
     found = []
     for blank in blanks:
         cell = f"{get_column_letter(blank.column + 1)}{blank.row}"
@@ -430,12 +434,13 @@ def _explain_blanks(content: bytes, blanks: list[_Blank]) -> list[CellError]:
     return found
 
 
-def _formula_errors(content: bytes, sheet_names: set[str]) -> dict[tuple[str, str], str]:
+def _formula_errors(content: bytes, spans: dict[str, tuple[int, int]]) -> dict[tuple[str, str], str]:
+    """The error values (#REF! ...) of the given rows of each sheet, by (sheet, cell)."""
     book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
         found = {}
-        for name in sheet_names:
-            for row in book[name].iter_rows():
+        for name, (first, last) in spans.items():
+            for row in book[name].iter_rows(min_row=first, max_row=last):
                 for cell in row:
                     if getattr(cell, "data_type", None) == "e":
                         found[(name, cell.coordinate)] = str(cell.value)
