@@ -246,7 +246,7 @@ def _departments_for(name: str, level: str, rng: np.random.Generator) -> tuple[s
         extra = rng.choice(_MATERNAL_OPTIONAL, size=int(rng.integers(3, len(_MATERNAL_OPTIONAL) + 1)), replace=False)
         return tuple(sorted({*_MATERNAL_DEPARTMENTS, *extra.tolist()}))
     core = set(_CORE_DEPARTMENTS) | (set(_TCM_DEPARTMENTS) if "中医" in name else set())
-    size = int(rng.integers(32, 43) if level == "三级" else rng.integers(24, 37))
+    size = int(rng.integers(32, 43) if level == "三级" else rng.integers(26, 39))
     others = [d.code for d in DEPARTMENTS if d.code not in core]
     weights = np.array([DEPARTMENTS_BY_CODE[c].daily_discharges for c in others])
     extra = rng.choice(others, size=max(0, min(size - len(core), len(others))), replace=False,
