@@ -1,0 +1,123 @@
+"""The landing-zone loader: documents become raw rows once; corrupt documents are recorded, not fatal."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+
+import psycopg
+import pytest
+from conftest import valid_row
+
+from vte import registry
+from vte.ingest import CorruptDocument, load_landing_zone, parse_document
+from vte.landing import LandingZone, canonical_json, payload_checksum
+
+
+@pytest.fixture(scope="module")
+def account(warehouse_url) -> str:
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        return registry.register(conn, code="INGEST01", name="装载测试医院", level="二级",
+                                 county_code="330328").access_key
+
+
+def land(zone, access_key, day, rows):
+    return zone.land(institution_code="INGEST01", access_key=access_key, channel="excel",
+                     payload={"date": day.isoformat(), "data": rows})
+
+
+def raw_counts(db, institution="INGEST01"):
+    return db.execute(
+        "select count(distinct s.submission_id), count(r.*) from raw.submissions as s"
+        " left join raw.submission_rows as r using (submission_id) where s.institution_code = %s", (institution,)
+    ).fetchone()
+
+
+def test_loading_is_idempotent_and_keeps_every_version(db, account, tmp_path):
+    rng = random.Random(7)
+    zone = LandingZone(root=tmp_path / "landing")
+    first = land(zone, account, date(2025, 1, 1), [valid_row(rng, "本院", d) for d in ("A", "B", "C")])
+    land(zone, account, date(2025, 1, 1), [valid_row(rng, "本院", "A")])
+    land(zone, account, date(2025, 1, 2), [valid_row(rng, "本院", d) for d in ("A", "B")])
+
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 3, "skipped": 0, "corrupt": 0}
+    assert raw_counts(db) == (3, 6)
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 3, "corrupt": 0}
+    assert raw_counts(db) == (3, 6)
+
+    row = db.execute(
+        "select institution_code, report_date, version, channel, row_count, payload_sha256, document_path"
+        " from raw.submissions where submission_id = %s", (first.submission_id,)).fetchone()
+    assert row == ("INGEST01", date(2025, 1, 1), 1, "excel", 3, first.payload_sha256,
+                   first.path.relative_to(zone.root).as_posix())
+    stored = db.execute("select dept, discharge_hospital, surgery_dvt_and_pe from raw.submission_rows"
+                        " where submission_id = %s order by row_index", (first.submission_id,)).fetchall()
+    document = json.loads(first.path.read_bytes())["payload"]["data"]
+    assert stored == [(r["dept"], r["dischargeHospital"], r["surgeryDvtAndPe"]) for r in document]
+
+
+def _write(zone_root, relative, content: bytes):
+    path = zone_root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return relative
+
+
+def test_corrupt_documents_are_recorded_with_the_reason_and_do_not_stop_the_load(db, account, tmp_path):
+    rng = random.Random(8)
+    zone = LandingZone(root=tmp_path / "landing")
+    good = land(zone, account, date(2025, 2, 1), [valid_row(rng, "本院", "A")])
+    document = json.loads(good.path.read_bytes())
+    uid = "00000000-0000-4000-8000-0000000000{:02d}"
+    bad = {
+        _write(zone.root, f"INGEST01/2025-02-02/v0001-{uid.format(1)}.json", b"{not json"): "not valid JSON",
+        _write(zone.root, f"INGEST01/2025-02-03/v0001-{uid.format(2)}.json",
+               canonical_json({k: v for k, v in document.items() if k != "received_at"})): "missing key 'received_at'",
+        _write(zone.root, f"INGEST01/2025-02-04/v0001-{uid.format(3)}.json",
+               canonical_json({**document, "submission_id": uid.format(3), "version": "1"})): "'version' is str",
+        # the document of 2025-02-01 copied under another date's directory
+        _write(zone.root, f"INGEST01/2025-02-05/v0001-{document['submission_id']}.json",
+               good.path.read_bytes()): "differs from its directory",
+    }
+    report = load_landing_zone(db, zone)
+    assert (report.loaded, report.corrupt) == (1, len(bad))
+    recorded = dict(db.execute("select document_path, reason from raw.landing_loads where status = 'corrupt'"
+                               " and document_path like 'INGEST01/2025-02-%'").fetchall())
+    assert recorded.keys() == bad.keys()
+    for path, expected_reason in bad.items():
+        assert expected_reason in recorded[path], (path, recorded[path])
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 1 + len(bad), "corrupt": 0}
+
+
+@pytest.mark.parametrize(("mutate", "reason"), [
+    (lambda d: d["payload"]["data"][0].pop("surgery"), "misses surgery"),
+    (lambda d: d["payload"]["data"][0].update(extra=1), "unknown fields extra"),
+    (lambda d: d["payload"]["data"][0].update(surgery=-1), "surgery is -1"),
+    (lambda d: d["payload"]["data"][0].update(surgery=True), "surgery is True"),
+    (lambda d: d["payload"]["data"].append(dict(d["payload"]["data"][0])), "repeats hospital"),
+    (lambda d: d["payload"].update(data=[]), "not a non-empty list"),
+    (lambda d: d.update(channel="fax"), "channel 'fax'"),
+    (lambda d: d.update(received_at="2025-03-02T01:00:00"), "has no time zone"),
+])
+def test_each_kind_of_corruption_is_named(tmp_path, mutate, reason):
+    zone = LandingZone(root=tmp_path)
+    landed = zone.land(institution_code="X1", access_key="ak", channel="api",
+                       payload={"date": "2025-03-01", "data": [valid_row(random.Random(1), "h", "d")]})
+    document = json.loads(landed.path.read_bytes())
+    relative = landed.path.relative_to(tmp_path).as_posix()
+    parse_document(canonical_json(document), relative)  # the untouched document passes
+    mutate(document)
+    document["payload_sha256"] = payload_checksum(document["payload"])  # so the check reaches the content
+    with pytest.raises(CorruptDocument, match=reason):
+        parse_document(canonical_json(document), relative)
+
+
+def test_a_payload_that_does_not_match_its_checksum_is_corrupt(tmp_path):
+    zone = LandingZone(root=tmp_path)
+    landed = zone.land(institution_code="X1", access_key="ak", channel="api",
+                       payload={"date": "2025-03-01", "data": [valid_row(random.Random(1), "h", "d")]})
+    document = json.loads(landed.path.read_bytes())
+    document["payload"]["data"][0]["surgery"] += 1
+    with pytest.raises(CorruptDocument, match="payload_sha256 does not match"):
+        parse_document(canonical_json(document), landed.path.relative_to(tmp_path).as_posix())
