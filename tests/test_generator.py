@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from vte import domain, generator, regions, registry
+from vte import domain, generator, regions, registry, submission
 from vte.generator import Defects
 
 START = date(2025, 1, 1)
@@ -166,6 +166,21 @@ def test_defects_are_injected_at_the_asked_rates_and_are_what_they_say():
             marks[mark.severity if mark else None] += 1
     assert abs(marks["quarantine"] / rows - 0.05) < 0.015
     assert abs(marks["warning"] / rows - 0.05) < 0.015
+
+
+def test_the_intake_refuses_exactly_the_refusable_submissions():
+    institutions = generator.synthetic_institutions(4, seed=9, start=START)
+    defects = Defects(refusable=0.4, quarantine=0.05, warning=0.05)
+    for sub in generator.iter_submissions(institutions, START, START + timedelta(days=40), 9, defects):
+        problems = submission.validate_payload({"date": sub.date, "data": sub.data}, today=date(2026, 1, 1))
+        marks = generator.parse_defect(sub.defect)
+        if marks and marks[0].severity == "refusable":
+            assert problems, sub.defect
+            assert marks[0].row is None or {p.row for p in problems} == {marks[0].row}, (sub.defect, problems)
+        else:
+            assert problems == []
+            flagged = {(w.row, w.rule_id) for w in submission.rule_warnings(sub.data) if w.severity == "quarantine"}
+            assert flagged == {(m.row, m.detail) for m in marks if m.severity == "quarantine"}
 
 
 @pytest.mark.parametrize(

@@ -47,14 +47,14 @@ REFUSABLE_KINDS = (
 
 @dataclass(frozen=True)
 class SyntheticInstitution:
-    code: str
-    name: str
-    level: str
-    county_code: str
-    community: str | None
-    joined_on: date
-    campuses: tuple[str, ...]
-    departments: tuple[str, ...]
+    code: str  # H + county code + 3 digits, e.g. H330328001
+    name: str  # e.g. 文成县人民医院
+    level: str  # 二级 | 三级
+    county_code: str  # county-level GB/T 2260 code
+    community: str | None  # county medical community (医共体), e.g. 文成县医共体
+    joined_on: date  # first report date
+    campuses: tuple[str, ...]  # the rows' `hospital` values
+    departments: tuple[str, ...]  # the rows' `dept` ids (see DEPARTMENTS)
 
 
 @dataclass(frozen=True)
