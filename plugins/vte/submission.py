@@ -254,7 +254,8 @@ def validate_payload(payload: dict, *, envelope: bool = False, today: date | Non
         if not isinstance(payload["sign"], str):
             c.wrong_type(None, "sign", "a non-empty string (md5 hex)", "非空字符串（md5 十六进制）", payload["sign"])
         elif not payload["sign"]:
-            c.add(ProblemCode.EMPTY_TEXT, None, "sign", "a non-empty string (md5 hex)", "签名不能为空", "must not be empty")
+            c.add(ProblemCode.EMPTY_TEXT, None, "sign", "a non-empty string (md5 hex)", "签名不能为空",
+                  "must not be empty")
     if "date" in present:
         _check_date(c, payload["date"], today or report_today())
     if "data" in present:
@@ -271,7 +272,8 @@ def rule_warnings(data: list[dict]) -> list[RuleWarning]:
             where = f"data[{index}]（{row['hospital']} / {row['dept']}）"
             if rule.severity == "quarantine":
                 zh = "该行已接收，但在提交更正版本之前不计入指标（隔离）"
-                en = "the row is accepted but held out of the indicators (quarantined) until a corrected version arrives"
+                en = ("the row is accepted but held out of the indicators (quarantined)"
+                      " until a corrected version arrives")
             else:
                 zh = "该行计入指标并标记提醒"
                 en = "the row is published with a warning flag"

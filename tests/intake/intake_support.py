@@ -18,7 +18,8 @@ from vte.submission import report_today
 
 SUBMIT = "/xt/api/submit"
 
-# New accounts are seen at once, revocations within a second; generous limits so the property test is not throttled; the rate-limit test has its own server.
+# New accounts are seen at once, revocations within a second; generous limits so the property test is not
+# throttled (the rate-limit test has its own server).
 SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_REFRESH": "1", "VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0",
               "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
 

@@ -158,7 +158,9 @@ def test_body_over_the_size_limit_is_refused(intake, account, landing):
 def test_bad_signature_is_refused(intake, account, landing):
     body = client.envelope(account.access_key, "not-the-secret", payload())
     response = intake.post(body)
-    assert response.status_code == 401 and response.json()["code"] == 40101
+    result = response.json()
+    assert response.status_code == 401 and result["code"] == 40101
+    assert result["message"].startswith("签名错误：") and " / The signature does not match: " in result["message"]
 
 
 def test_uppercase_sign_and_millisecond_timestamp_are_accepted(intake, account, settings):

@@ -7,7 +7,7 @@ import json
 
 from intake_support import VALID_COUNTS, payload, row
 
-from vte import domain
+from vte import client, domain
 from vte.landing import LandingZone, read_document
 
 
@@ -59,16 +59,11 @@ def test_dry_run_validates_fully_and_stores_nothing(intake, account, settings):
     result = intake.submit(account, body, dry_run=True).json()
     assert result["code"] == 0 and result["data"]["dryRun"] is True and result["data"]["rowCount"] == 2
     assert documents(settings, account, body["date"]) == []
-    forged = intake.post({**intake_envelope(account, body), "sign": "0" * 32}, dry_run=True).json()
+    signed = client.envelope(account.access_key, account.access_secret, body)
+    forged = intake.post({**signed, "sign": "0" * 32}, dry_run=True).json()
     assert forged["code"] == 40101
     bad = intake.submit(account, payload(rows=[row(), row()]), dry_run=True).json()
     assert bad["code"] == 42201
-
-
-def intake_envelope(creds, body):
-    from vte import client
-
-    return client.envelope(creds.access_key, creds.access_secret, body)
 
 
 def test_rule_breaks_are_accepted_and_reported_row_by_row(intake, account, settings):

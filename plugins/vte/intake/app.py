@@ -160,19 +160,18 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
         record = request.state.record
         dry_run_word = request.query_params.get("dryRun", "").lower()
         if dry_run_word not in TRUE_WORDS + FALSE_WORDS:
-            return answer(request, Reply(ResultCode.BAD_QUERY, message=(
-                f"{ResultCode.BAD_QUERY.message}: dryRun 须为 true 或 false / dryRun must be true or false")))
+            return answer(request, Reply(ResultCode.BAD_QUERY, message=ResultCode.BAD_QUERY.explain(
+                "dryRun 须为 true 或 false", "dryRun must be true or false")))
         record["dry_run"] = dry_run_word in TRUE_WORDS
         if not is_json_content_type(request.headers.get("content-type")):
-            return answer(request, Reply(ResultCode.UNSUPPORTED_MEDIA_TYPE, message=(
-                f"{ResultCode.UNSUPPORTED_MEDIA_TYPE.message} (got "
-                f"{safe_text(request.headers.get('content-type')) or 'none'})")))
+            given = safe_text(request.headers.get("content-type")) or "none"
+            message = ResultCode.UNSUPPORTED_MEDIA_TYPE.explain(f"收到的是 {given}", f"got {given}")
+            return answer(request, Reply(ResultCode.UNSUPPORTED_MEDIA_TYPE, message=message))
         try:
             raw = await read_body(request, config.max_body_bytes)
         except BodyTooLarge:
-            return answer(request, Reply(ResultCode.BODY_TOO_LARGE, message=(
-                f"{ResultCode.BODY_TOO_LARGE.message}: 上限 {config.max_body_bytes} 字节 / "
-                f"at most {config.max_body_bytes} bytes")))
+            return answer(request, Reply(ResultCode.BODY_TOO_LARGE, message=ResultCode.BODY_TOO_LARGE.explain(
+                f"上限 {config.max_body_bytes} 字节", f"at most {config.max_body_bytes} bytes")))
         reply = await run_in_threadpool(service.submit, raw, dry_run=record["dry_run"], record=record)
         return answer(request, reply)
 

@@ -58,7 +58,7 @@ class AuditLog:
 
 def _rows(chunk: bytes, file_name: str) -> list[tuple]:
     rows = []
-    for number, line in enumerate(chunk.splitlines(), 1):
+    for line in chunk.splitlines():
         if not line.strip():
             continue
         try:

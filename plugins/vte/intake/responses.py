@@ -33,26 +33,33 @@ class ResultCode(IntEnum):
     @property
     def message(self) -> str:
         """The code's standing message, Chinese first, then English."""
-        return MESSAGES[self]
+        zh, en = MESSAGES[self]
+        return zh if self is ResultCode.SUCCESS else f"{zh} / {en}"
+
+    def explain(self, detail_zh: str, detail_en: str) -> str:
+        """The standing message with the particulars of one request, still Chinese first."""
+        zh, en = MESSAGES[self]
+        return f"{zh}：{detail_zh} / {en}: {detail_en}"
 
 
 MESSAGES = {
-    ResultCode.SUCCESS: "成功",
-    ResultCode.MALFORMED_JSON: "请求体不是合法的 JSON / The request body is not valid JSON",
-    ResultCode.BAD_QUERY: "查询参数不正确 / Bad query parameter",
-    ResultCode.BAD_SIGNATURE: "签名错误 / The signature does not match",
-    ResultCode.TIMESTAMP_OUT_OF_WINDOW: "时间戳超出允许范围（请求过期或时钟不准）/ The timestamp is outside the allowed window",
-    ResultCode.UNKNOWN_ACCESS_KEY: "未知的 accessKey / Unknown accessKey",
-    ResultCode.ACCESS_KEY_REVOKED: "该 accessKey 已停用 / This accessKey has been revoked",
-    ResultCode.NOT_FOUND: "接口地址不存在 / No such endpoint",
-    ResultCode.METHOD_NOT_ALLOWED: "不支持该请求方法 / Method not allowed",
-    ResultCode.BODY_TOO_LARGE: "请求体过大 / The request body is too large",
-    ResultCode.UNSUPPORTED_MEDIA_TYPE: "Content-Type 须为 application/json / Content-Type must be application/json",
-    ResultCode.INVALID_PAYLOAD: "上报数据校验未通过 / The submission was refused",
-    ResultCode.RATE_LIMITED: "请求过于频繁，请稍后重试 / Too many requests: retry later",
-    ResultCode.INTERNAL_ERROR: "服务内部错误，请稍后重试 / Internal error: retry later",
-    ResultCode.ACCOUNTS_UNAVAILABLE: "账户信息暂不可用，请稍后重试 / Accounts are not available yet: retry later",
-    ResultCode.LANDING_UNAVAILABLE: "数据暂时无法保存，请稍后重试 / The submission could not be stored: retry later",
+    ResultCode.SUCCESS: ("成功", "Success"),
+    ResultCode.MALFORMED_JSON: ("请求体不是合法的 JSON", "The request body is not valid JSON"),
+    ResultCode.BAD_QUERY: ("查询参数不正确", "Bad query parameter"),
+    ResultCode.BAD_SIGNATURE: ("签名错误", "The signature does not match"),
+    ResultCode.TIMESTAMP_OUT_OF_WINDOW: ("时间戳超出允许范围（请求过期或时钟不准）",
+                                         "The timestamp is outside the allowed window"),
+    ResultCode.UNKNOWN_ACCESS_KEY: ("未知的 accessKey", "Unknown accessKey"),
+    ResultCode.ACCESS_KEY_REVOKED: ("该 accessKey 已停用", "This accessKey has been revoked"),
+    ResultCode.NOT_FOUND: ("接口地址不存在", "No such endpoint"),
+    ResultCode.METHOD_NOT_ALLOWED: ("不支持该请求方法", "Method not allowed"),
+    ResultCode.BODY_TOO_LARGE: ("请求体过大", "The request body is too large"),
+    ResultCode.UNSUPPORTED_MEDIA_TYPE: ("Content-Type 须为 application/json", "Content-Type must be application/json"),
+    ResultCode.INVALID_PAYLOAD: ("上报数据校验未通过", "The submission was refused"),
+    ResultCode.RATE_LIMITED: ("请求过于频繁，请稍后重试", "Too many requests: retry later"),
+    ResultCode.INTERNAL_ERROR: ("服务内部错误，请稍后重试", "Internal error: retry later"),
+    ResultCode.ACCOUNTS_UNAVAILABLE: ("账户信息暂不可用，请稍后重试", "Accounts are not available yet: retry later"),
+    ResultCode.LANDING_UNAVAILABLE: ("数据暂时无法保存，请稍后重试", "The submission could not be stored: retry later"),
 }
 
 

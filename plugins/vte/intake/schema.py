@@ -32,10 +32,12 @@ DepartmentRow = _row_model()
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accessKey: str = Field(description="API 账户 AccessKey", min_length=1, max_length=TEXT_MAX_LENGTH)
-    date: str = Field(description="上报日期(格式: yyyy-MM-dd)，北京时间，不晚于今天", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    date: str = Field(description="上报日期(格式: yyyy-MM-dd)，北京时间，不晚于今天",
+                      pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
     timestamp: int = Field(description="时间戳（秒或毫秒；≥ 10^12 视为毫秒），须在服务器时间 ±300 秒内")
     sign: str = Field(description="签名：md5(accessKey + accessSecret + timestamp) 十六进制")
-    data: list[DepartmentRow] = Field(description="上报数据（每个院区+科室一行，不得重复）", min_length=1)  # type: ignore[valid-type]
+    data: list[DepartmentRow] = Field(  # type: ignore[valid-type]
+        description="上报数据（每个院区+科室一行，不得重复）", min_length=1)
 
 
 class RuleWarningModel(BaseModel):

@@ -34,29 +34,43 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class MalformedJSON(ValueError):
+    def __init__(self, zh: str, en: str):
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     obj = {}
     for key, value in pairs:
         if key in obj:
-            raise ValueError(f"duplicate key {submission.shown(key)!r} in one object (对象中存在重复的键)")
+            name = submission.shown(key)
+            raise MalformedJSON(f"同一对象中键“{name}”重复", f"duplicate key {name!r} in one object")
         obj[key] = value
     return obj
 
 
 def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed in JSON (不允许 {name})")
+    raise MalformedJSON(f"JSON 不允许 {name}", f"{name} is not allowed in JSON")
 
 
 def parse_json(body: bytes):
-    """Strict JSON: UTF-8, no NaN/Infinity, no repeated keys. Raises ValueError naming the problem."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no repeated keys. Raises MalformedJSON naming the problem."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"the body is not UTF-8 (请求体须为 UTF-8 编码): {exc.reason} at byte {exc.start}") from None
+        raise MalformedJSON(f"请求体须为 UTF-8 编码（第 {exc.start} 字节）",
+                            f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except RecursionError:
-        raise ValueError("the JSON is nested too deeply (JSON 嵌套层级过深)") from None
+        raise MalformedJSON("JSON 嵌套层级过深", "the JSON is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"第 {exc.lineno} 行第 {exc.colno} 列附近有语法错误", str(exc)) from None
+    except MalformedJSON:
+        raise
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise MalformedJSON("JSON 中有无法读取的值", str(exc)) from None
 
 
 class IntakeService:
@@ -71,8 +85,8 @@ class IntakeService:
     def submit(self, raw: bytes, *, dry_run: bool, record: dict) -> Reply:
         try:
             body = parse_json(raw)
-        except ValueError as exc:
-            return Reply(ResultCode.MALFORMED_JSON, message=f"{ResultCode.MALFORMED_JSON.message}: {exc}")
+        except MalformedJSON as exc:
+            return Reply(ResultCode.MALFORMED_JSON, message=ResultCode.MALFORMED_JSON.explain(exc.zh, exc.en))
         problems = submission.validate_payload(body, envelope=True)
         if isinstance(body, dict):
             record["access_key"] = submission.shown(body.get("accessKey")) if isinstance(body.get("accessKey"),
@@ -121,16 +135,16 @@ class IntakeService:
             return Reply(ResultCode.ACCESS_KEY_REVOKED)
         record["institution_code"] = account.institution_code
         if not signing.signature_matches(access_key, account.access_secret, timestamp, given):
-            return Reply(ResultCode.BAD_SIGNATURE, message=(
-                f"{ResultCode.BAD_SIGNATURE.message}（sign 应为 md5(accessKey + accessSecret + timestamp) 的十六进制小写"
-                f" / sign must be the hex md5 of accessKey + accessSecret + timestamp)"))
+            return Reply(ResultCode.BAD_SIGNATURE, message=ResultCode.BAD_SIGNATURE.explain(
+                "sign 应为 md5(accessKey + accessSecret + timestamp) 的十六进制字符串",
+                "sign must be the hex md5 of accessKey + accessSecret + timestamp"))
         now = self._clock()
         if not signing.within_window(timestamp, now, self.config.replay_window_seconds):
             skew = signing.timestamp_seconds(timestamp) - now
-            return Reply(ResultCode.TIMESTAMP_OUT_OF_WINDOW, message=(
-                f"{ResultCode.TIMESTAMP_OUT_OF_WINDOW.message}: 与服务器时间相差 {skew:+.0f} 秒，允许 ±"
-                f"{self.config.replay_window_seconds:.0f} 秒 / {skew:+.0f} s from the server's clock, "
-                f"allowed ±{self.config.replay_window_seconds:.0f} s"))
+            window = self.config.replay_window_seconds
+            return Reply(ResultCode.TIMESTAMP_OUT_OF_WINDOW, message=ResultCode.TIMESTAMP_OUT_OF_WINDOW.explain(
+                f"与服务器时间相差 {skew:+.0f} 秒，允许 ±{window:.0f} 秒",
+                f"{skew:+.0f} s from the server's clock, allowed ±{window:.0f} s"))
         wait = self.limiter.take(access_key)
         if wait:
             return Reply(ResultCode.RATE_LIMITED, headers={"Retry-After": str(max(1, round(wait + 0.5)))})
@@ -139,7 +153,7 @@ class IntakeService:
     def _refuse_content(self, problems: list[submission.Problem]) -> Reply:
         shown = [p.to_dict() for p in problems[:MAX_PROBLEMS_SHOWN]]
         count = len(problems)
-        message = f"{ResultCode.INVALID_PAYLOAD.message}：共 {count} 处问题 / {count} problem(s)"
-        if count > len(shown):
-            message += f"（仅列出前 {len(shown)} 处 / the first {len(shown)} are listed）"
+        listed_zh = f"（仅列出前 {len(shown)} 处）" if count > len(shown) else ""
+        listed_en = f" (the first {len(shown)} are listed)" if count > len(shown) else ""
+        message = ResultCode.INVALID_PAYLOAD.explain(f"共 {count} 处问题{listed_zh}", f"{count} problem(s){listed_en}")
         return Reply(ResultCode.INVALID_PAYLOAD, {"problemCount": count, "problems": shown}, message=message)
