@@ -489,36 +489,49 @@ def _institution_rngs(seed: int, code: str) -> tuple[np.random.Generator, np.ran
     return np.random.default_rng([seed, key, 0]), np.random.default_rng([seed, key, 1])
 
 
-def institution_submissions(
-    institution: SyntheticInstitution, start: date, end: date, seed: int, defects: Defects = Defects()
-) -> list[GeneratedSubmission]:
-    """One institution's submissions, one per day from max(start, joined_on) to end."""
+def _generate(
+    institution: SyntheticInstitution, start: date, end: date, seed: int, defects: Defects, *, clean_as_text: bool
+) -> Iterator[GeneratedSubmission | str]:
+    """One institution's days in order; with clean_as_text, days without defects come as ready JSON lines.
+
+    Clean days draw nothing from the defect stream, so both forms yield the same data.
+    """
     first = max(start, institution.joined_on)
     days = [first + timedelta(days=k) for k in range((end - first).days + 1)]
     if not days:
-        return []
+        return
     count_rng, defect_rng = _institution_rngs(seed, institution.code)
-    counts = _simulate_counts(institution, days, count_rng).tolist()
+    counts = _simulate_counts(institution, days, count_rng)
     units = department_units(institution)
     keys = ("hospital", "dept", *domain.count_field_names())
     refused = defect_rng.random(len(days)) < defects.refusable
     refusable_kinds = defect_rng.integers(len(REFUSABLE_KINDS), size=len(days))
-    row_draws = defect_rng.random((len(days), len(units)))
-    submissions = []
+    defective_rows = defect_rng.random((len(days), len(units)))
+    row_marks = defective_rows < defects.quarantine + defects.warning
+    line_template = _clean_line_template(units) if clean_as_text else ""
     for d, day in enumerate(days):
-        rows = [dict(zip(keys, (hospital, dept, *values))) for (hospital, dept), values in zip(units, counts[d])]
+        if clean_as_text and not refused[d] and not row_marks[d].any():
+            yield line_template % (day.isoformat(), *counts[d].ravel().tolist())
+            continue
+        rows = [dict(zip(keys, (hospital, dept, *values))) for (hospital, dept), values in zip(units, counts[d].tolist())]
         if refused[d]:
             date_text, rows, mark = _make_refusable(REFUSABLE_KINDS[refusable_kinds[d]], day, rows, defect_rng)
-            submissions.append(GeneratedSubmission(institution.code, date_text, rows, mark))
+            yield GeneratedSubmission(institution.code, date_text, rows, mark)
             continue
         marks = []
-        for index in np.flatnonzero(row_draws[d] < defects.quarantine + defects.warning).tolist():
-            if row_draws[d, index] < defects.quarantine:
+        for index in np.flatnonzero(row_marks[d]).tolist():
+            if defective_rows[d, index] < defects.quarantine:
                 marks.append(f"quarantine:{_break_quarantine(rows[index], defect_rng)}@{index}")
             else:
                 marks.append(f"warning:{_break_warning(rows[index], defect_rng)}@{index}")
-        submissions.append(GeneratedSubmission(institution.code, day.isoformat(), rows, ";".join(marks) or None))
-    return submissions
+        yield GeneratedSubmission(institution.code, day.isoformat(), rows, ";".join(marks) or None)
+
+
+def institution_submissions(
+    institution: SyntheticInstitution, start: date, end: date, seed: int, defects: Defects = Defects()
+) -> list[GeneratedSubmission]:
+    """One institution's submissions, one per day from max(start, joined_on) to end."""
+    return list(_generate(institution, start, end, seed, defects, clean_as_text=False))
 
 
 def iter_submissions(
@@ -615,15 +628,33 @@ def write_dataset(
     return tally.summary(out_dir, len(institutions))
 
 
+def _clean_line_template(units: list[tuple[str, str]]) -> str:
+    """A %-template of the JSON line of a defect-free day (date, then the counts row by row), as json.dumps
+    writes it: building the text directly is several times faster than dicts plus json.dumps."""
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False).replace("%", "%%")
+
+    counts = ",".join(f'"{name}":%d' for name in domain.count_field_names())
+    rows = ",".join(f'{{"hospital":{text(hospital)},"dept":{text(dept)},{counts}}}' for hospital, dept in units)
+    return f'{{"date":"%s","data":[{rows}],"defect":null}}\n'
+
+
 def _write_institution(args: tuple) -> _Tally:
     out_dir, institution, start, end, seed, defects = args
     tally = _Tally()
-    submissions = institution_submissions(institution, start, end, seed, defects)
-    if submissions:
-        with open(out_dir / SUBMISSIONS_DIR / f"{institution.code}.jsonl", "w", encoding="utf-8") as f:
-            for submission in submissions:
-                f.write(_submission_line(submission))
-                tally.add(submission)
+    n_units = len(institution.departments)
+    path = out_dir / SUBMISSIONS_DIR / f"{institution.code}.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for item in _generate(institution, start, end, seed, defects, clean_as_text=True):
+            if isinstance(item, str):
+                f.write(item)
+                tally.submissions += 1
+                tally.rows += n_units
+            else:
+                f.write(_submission_line(item))
+                tally.add(item)
+    if not tally.submissions:  # joined after the last date: no file, as write_dataset
+        path.unlink()
     return tally
 
 
