@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from vte import warehouse
+from vte import dbt, warehouse
 from vte.config import AIRFLOW_DATABASE, DAGS_DIR, PROJECT_ROOT, Settings, get_settings
 
 
@@ -22,6 +22,7 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or get_settings()
     home = settings.airflow_home
     return {
+        **dbt.product_env(settings),  # cosmos runs dbt with the same connection as `vte dbt`
         "VTE_HOME": str(settings.home),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),

@@ -1,0 +1,3 @@
+from vte.cli import app
+
+app(prog_name="vte")

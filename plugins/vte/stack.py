@@ -1,0 +1,74 @@
+"""`vte up`: the whole stack on one machine — embedded warehouse, Airflow standalone with its UI, intake service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from vte import pipeline, warehouse
+from vte.airflow_env import airflow_env
+from vte.config import Settings, get_settings
+
+
+@dataclass
+class Stack:
+    airflow: subprocess.Popen
+    intake: subprocess.Popen
+    airflow_url: str
+    intake_url: str
+
+    def stop(self) -> None:
+        for proc in (self.intake, self.airflow):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.intake, self.airflow):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see its log")
+        try:
+            if httpx.get(url, timeout=2, verify=False).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f} s")
+
+
+def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_port: int = 8000,
+          host: str = "127.0.0.1") -> Stack:
+    settings = settings or get_settings()
+    warehouse.start(settings)
+    pipeline.ensure_airflow_database(settings)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    env = os.environ | airflow_env(settings) | {
+        "AIRFLOW__API__PORT": str(airflow_port),
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{airflow_port}/execution/",
+    }
+    airflow = subprocess.Popen(["airflow", "standalone"], env=env, start_new_session=True,
+                               stdout=open(settings.logs_dir / "airflow-standalone.log", "ab"), stderr=subprocess.STDOUT)
+    intake = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--host", host, "--port", str(intake_port)],
+                              env=os.environ | {"VTE_HOME": str(settings.home)}, start_new_session=True,
+                              stdout=open(settings.logs_dir / "intake.log", "ab"), stderr=subprocess.STDOUT)
+    stack = Stack(airflow, intake, f"http://{host}:{airflow_port}", f"http://{host}:{intake_port}")
+    try:
+        _wait_until_up(f"{stack.intake_url}/healthz", intake, "the intake service", 60)
+        _wait_until_up(f"{stack.airflow_url}/api/v2/monitor/health", airflow, "Airflow", 180)
+    except RuntimeError:
+        stack.stop()
+        raise
+    return stack
