@@ -55,6 +55,9 @@ RULE_MOSTLY = {"quarantine": 0.95, "warning": 0.90}
 ROW_COUNT_SHRINK = 0.10
 ROW_COUNT_GROWTH = 2.0
 
+# Validation results kept (and listed in the Data Docs): two stages a day for about two months.
+KEEP_VALIDATION_RESULTS = 500
+
 DATASOURCE = "vte_warehouse"
 BATCH_DEFINITION = "whole_table"
 CONNECTION_ENV = "VTE_GX_WAREHOUSE_URL"
@@ -248,6 +251,8 @@ def _quote_ident(name: str) -> str:
 
 
 def _configure_stores(context) -> None:
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     # Results and docs belong to the running copy's home, not to the repository.
     stores = context.variables.stores
     stores["validation_results_store"]["store_backend"]["base_directory"] = "${VTE_HOME}/gx/validations/"
@@ -259,6 +264,7 @@ def _configure_stores(context) -> None:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     }
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.save()
 
 
@@ -364,7 +370,7 @@ def gx_connection_string(url: str) -> str:
     port = parts.port or query.pop("port", None) or 5432
     netloc = f"{quote(parts.username or 'postgres', safe='')}:{quote(parts.password or 'unused', safe='')}"
     netloc += f"@{parts.hostname or 'localhost'}:{port}"
-    return urlunsplit(("postgresql+psycopg2", netloc, parts.path, urlencode(query, safe="/"), ""))
+    return urlunsplit(("postgresql+psycopg2", netloc, parts.path, urlencode(query, safe="/", quote_via=quote), ""))
 
 
 def _check_tables(conn: psycopg.Connection, stage: str, schema: str) -> None:
@@ -393,7 +399,14 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _failure(result) -> Failure:
+def _sample_unexpected_rows(conn: psycopg.Connection, query: str, table: str) -> list:
+    # GX returns the rows only in its COMPLETE format, which would also pull every unexpected value of every
+    # column check; a failed query check is cheap to sample here instead.
+    sample = conn.execute(f"select * from ({query.replace('{batch}', table)}) as unexpected limit 5").fetchall()
+    return [list(row) for row in sample]
+
+
+def _failure(result, conn: psycopg.Connection, table: str) -> Failure:
     config = result.expectation_config
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
     details = dict(result.result or {})
@@ -406,11 +419,18 @@ def _failure(result) -> Failure:
                 f"e.g. {details.get('partial_unexpected_list', [])[:5]}")
     else:
         observed = details.get("observed_value")
-        rows = (details.get("details") or {}).get("unexpected_rows")
-        text = f"e.g. {rows[:5]}" if rows else "outside the expected values"
+        query = config.kwargs.get("unexpected_rows_query")
+        text = f"e.g. {_sample_unexpected_rows(conn, query, table)}" if query else "outside the expected values"
     if config.description:
         text = f"{config.description}; {text}"
     return Failure(config.type, _json_safe(kwargs), _json_safe(observed), text)
+
+
+def _prune_validation_results(directory: Path, keep: int = KEEP_VALIDATION_RESULTS) -> None:
+    # The Data Docs index reads every stored result on each build; the oldest go so it stays quick.
+    results = sorted(directory.rglob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in results[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _safe_name(run_id: str) -> str:
@@ -439,11 +459,14 @@ def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = 
             expectation_parameters=parameters, run_id=RunIdentifier(run_name=run_id))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    _prune_validation_results(settings.home / "gx" / "validations")
 
     failed, per_suite = [], {}
-    for validation in checkpoint_result.run_results.values():
-        per_suite[validation.suite_name] = _json_safe(validation.statistics)
-        failed += [_failure(r) for r in validation.results if not r.success]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for validation in checkpoint_result.run_results.values():
+            per_suite[validation.suite_name] = _json_safe(validation.statistics)
+            table = f"{schema}.{GATED_TABLES[stage][validation.suite_name.removeprefix(stage + '_')]}"
+            failed += [_failure(r, conn, table) for r in validation.results if not r.success]
     evaluated = sum(s["evaluated_expectations"] for s in per_suite.values())
     statistics = {
         "evaluated_expectations": evaluated,

@@ -1,0 +1,141 @@
+"""Stand-in tables with the shapes the gate validates, built in scratch schemas of the session's warehouse.
+
+The staged rows are random department rows that satisfy every consistency rule (fields are filled in the
+order the rules impose); the marts are summed from random department-month numerators and denominators
+over the region hierarchy, the way the indicator definition says (Σ numerator / Σ denominator).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from vte import domain
+
+# code, community, county, city; all in province 330000
+INSTITUTIONS = (
+    ("GATE01", "文成县医共体", "330328", "330300"),
+    ("GATE02", "文成县医共体", "330328", "330300"),
+    ("GATE03", None, "330102", "330100"),
+)
+DEPARTMENTS = (("本院", "NK"), ("本院", "WK"), ("分院", "NK"))
+MONTHS = (date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1))
+
+
+def _fill_order() -> list[str]:
+    """Field names ordered so every rule's greater field comes before its lesser one."""
+    greater_of = defaultdict(set)
+    for rule in domain.rules():
+        greater_of[rule.lesser].add(rule.greater)
+    ordered: list[str] = []
+    remaining = list(domain.count_field_names())
+    while remaining:
+        ready = [f for f in remaining if greater_of[f] <= set(ordered)]
+        ordered += ready
+        remaining = [f for f in remaining if f not in ready]
+    return ordered
+
+
+def valid_department_row(rng: random.Random) -> dict[str, int]:
+    """Counts (keyed by the standard's names) that break no rule."""
+    greater_of = defaultdict(set)
+    for rule in domain.rules():
+        greater_of[rule.lesser].add(rule.greater)
+    row: dict[str, int] = {}
+    for name in _fill_order():
+        bound = min((row[g] for g in greater_of[name]), default=rng.randint(20, 120))
+        row[name] = rng.randint(bound // 2, bound) if greater_of[name] else bound
+    assert not domain.broken_rules(row)
+    return row
+
+
+def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]]) -> None:
+    columns = [f.column for f in domain.count_fields()]
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL(
+        "create table {}.stg_vte__submission_rows (submission_id uuid not null, row_index integer not null,"
+        " hospital text not null, department text not null, {})").format(
+        sql.Identifier(schema), sql.SQL(", ").join(sql.SQL("{} integer not null").format(sql.Identifier(c))
+                                                   for c in columns)))
+    fields = domain.count_fields()
+    with conn.cursor().copy(sql.SQL("copy {}.stg_vte__submission_rows from stdin").format(
+            sql.Identifier(schema))) as copy:
+        submission = uuid.uuid4()
+        for i, row in enumerate(rows):
+            copy.write_row([submission, i, "本院", f"D{i:04d}", *(row[f.name] for f in fields)])
+
+
+def _period_starts(month: date) -> dict[str, date]:
+    return {"month": month, "quarter": date(month.year, 3 * ((month.month - 1) // 3) + 1, 1),
+            "year": date(month.year, 1, 1)}
+
+
+def indicator_value_rows(rng: random.Random, months=MONTHS) -> list[tuple]:
+    """fct_indicator_values rows: every level, period and indicator, summed from department months."""
+    indicators = domain.indicators()
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    names: dict[tuple, str] = {}
+    for code, community, county, city in INSTITUTIONS:
+        for campus, department in DEPARTMENTS:
+            for month in months:
+                for indicator in indicators:
+                    # one department never has surgery: a zero denominator, hence no rate
+                    denominator = 0 if (code, department, indicator.denominator) == ("GATE03", "WK", "surgery") \
+                        else rng.randint(10, 60)
+                    numerator = rng.randint(0, denominator)
+                    entities = [("department", code, campus, department), ("campus", code, campus, None),
+                                ("institution", code, None, None), ("county", county, None, None),
+                                ("city", city, None, None), ("province", "330000", None, None)]
+                    if community:
+                        entities.append(("community", community, None, None))
+                    for entity in entities:
+                        for period_type, start in _period_starts(month).items():
+                            key = (*entity, period_type, start, indicator.indicator_id)
+                            sums[key][0] += numerator
+                            sums[key][1] += denominator
+                            names[key] = f"{entity[1]} name"
+    targets = {i.indicator_id: i.target_rate for i in indicators}
+    rows = []
+    for key, (numerator, denominator) in sums.items():
+        level, entity_code, campus, department, period_type, start, indicator_id = key
+        rate = round(100 * numerator / denominator, 4) if denominator else None
+        target = targets[indicator_id]
+        meets = None if rate is None or target is None else rate >= target
+        rows.append((level, entity_code, names[key], campus, department, period_type, start, indicator_id,
+                     numerator, denominator, rate, target, meets, None))
+    return rows
+
+
+def create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random, months=MONTHS) -> int:
+    """A candidate marts schema (dropped first if present); returns its indicator row count."""
+    s = sql.Identifier(schema)
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(s))
+    conn.execute(sql.SQL("create schema {}").format(s))
+    conn.execute(sql.SQL(
+        "create table {}.dim_institutions (institution_code text, institution_name text,"
+        " institution_status text, joined_on date, county_code text)").format(s))
+    for code, _, county, _ in INSTITUTIONS:
+        conn.execute(sql.SQL("insert into {}.dim_institutions values (%s, %s, 'active', '2024-12-01', %s)")
+                     .format(s), (code, f"{code} name", county))
+    conn.execute(sql.SQL(
+        "create table {}.fct_indicator_values (level text, entity_code text, entity_name text, campus text,"
+        " department text, period_type text, period_start date, indicator_id text, numerator bigint,"
+        " denominator bigint, rate numeric, target numeric, meets_target boolean,"
+        " rate_same_period_last_year numeric)").format(s))
+    rows = indicator_value_rows(rng, months)
+    with conn.cursor().copy(sql.SQL("copy {}.fct_indicator_values from stdin").format(s)) as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.execute(sql.SQL(
+        "create table {s}.fct_reporting_completeness as"
+        " select distinct 'institution'::text as level, entity_code, entity_name, period_type, period_start,"
+        " 28 as days_expected, 27 as days_received, 1 as days_missing, 0 as days_late,"
+        " round(100.0 * 27 / 28, 4) as completeness_rate, 100.0 as timeliness_rate"
+        " from {s}.fct_indicator_values where level = 'institution'").format(s=s))
+    return len(rows)

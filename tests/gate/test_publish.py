@@ -1,0 +1,161 @@
+"""Write-audit-publish: a candidate that passes the marts gate replaces the published marts atomically; one
+that fails leaves them untouched, stays for inspection and raises an alert naming what failed."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from vte import gate, publish
+
+from gate_standins import MONTHS, create_candidate
+
+CANDIDATE = "gate_test_candidate"
+PUBLISHED = "gate_test_marts"
+
+
+def _fingerprint(conn, schema: str) -> dict[str, str]:
+    """md5 of every table's rows in a fixed order: equal fingerprints mean byte-for-byte equal contents."""
+    tables = [r[0] for r in conn.execute(
+        "select relname from pg_class where relnamespace = %s::regnamespace and relkind = 'r'", (schema,))]
+    return {t: conn.execute(sql.SQL("select md5(coalesce(string_agg(t::text, '|' order by t::text), ''))"
+                                    " from {}.{} as t").format(sql.Identifier(schema), sql.Identifier(t))).fetchone()[0]
+            for t in tables}
+
+
+def _drop(conn, *schemas):
+    for schema in schemas:
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(scope="module")
+def first_publication(warehouse_url, rng):
+    """A good candidate, gated and published into the scratch published schema."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _drop(conn, CANDIDATE, PUBLISHED, f"{PUBLISHED}_previous")
+        rows = create_candidate(conn, CANDIDATE, rng)
+        candidate_fingerprint = _fingerprint(conn, CANDIDATE)
+        result = gate.run_gate("marts", CANDIDATE, "publish-good", published_schema=PUBLISHED)
+        publication = publish.publish(conn, CANDIDATE, PUBLISHED, run_id="publish-good", gate_result=result)
+        yield result, publication, rows, candidate_fingerprint
+        _drop(conn, CANDIDATE, PUBLISHED, f"{PUBLISHED}_previous")
+
+
+def test_a_good_candidate_passes_and_is_published(db, first_publication):
+    result, publication, rows, candidate_fingerprint = first_publication
+    assert result.success, result.message()
+    assert result.statistics["parameters"] == {"indicator_values_min_rows": 1, "indicator_values_max_rows": None}
+    assert publication.success
+    assert publication.row_counts["fct_indicator_values"] == rows
+    assert _fingerprint(db, PUBLISHED) == candidate_fingerprint
+    assert db.execute("select 1 from pg_namespace where nspname = %s", (CANDIDATE,)).fetchone() is None
+    assert publish.current_publication(db, PUBLISHED) == publication
+    logged = db.execute("select run_id, success, row_counts, gate_statistics -> 'evaluated_expectations'"
+                        " from ops.publications where publication_id = %s", (publication.publication_id,)).fetchone()
+    assert logged == ("publish-good", True, publication.row_counts, result.statistics["evaluated_expectations"])
+
+
+def test_the_analyst_role_can_read_the_publication(db, first_publication):
+    with db.transaction():
+        db.execute("set local role vte_analyst")
+        count = db.execute(sql.SQL("select count(*) from {}.fct_indicator_values").format(
+            sql.Identifier(PUBLISHED))).fetchone()[0]
+    assert count == first_publication[2]
+
+
+def _rate_above_100(conn):
+    conn.execute(f"update {CANDIDATE}.fct_indicator_values set rate = 140"
+                 f" where ctid = (select min(ctid) from {CANDIDATE}.fct_indicator_values where rate is not null)")
+
+
+def _duplicate_key(conn):
+    conn.execute(f"insert into {CANDIDATE}.fct_indicator_values"
+                 f" select * from {CANDIDATE}.fct_indicator_values where level = 'department' limit 1")
+
+
+def _missing_level(conn):
+    conn.execute(f"delete from {CANDIDATE}.fct_indicator_values where level = 'city'")
+
+
+def _vanished_institution(conn):
+    conn.execute(f"delete from {CANDIDATE}.fct_indicator_values"
+                 " where entity_code = 'GATE02' and period_type = 'month' and period_start = '2025-02-01'")
+
+
+def _shrunk(conn):
+    conn.execute(f"delete from {CANDIDATE}.fct_indicator_values"
+                 " where period_type = 'month' and period_start = '2025-03-01'")
+
+
+@pytest.mark.parametrize("corrupt, failed_type, named", [
+    (_rate_above_100, "expect_column_values_to_be_between", "rate"),
+    (_duplicate_key, "expect_compound_columns_to_be_unique", "level"),
+    (_missing_level, "expect_column_distinct_values_to_equal_set", "level"),
+    (_vanished_institution, "unexpected_rows_expectation", "GATE02"),
+    (_shrunk, "expect_table_row_count_to_be_between", "previous publication"),
+], ids=["rate-140", "duplicate-key", "missing-level", "vanished-institution", "row-count-shrunk"])
+def test_a_bad_candidate_fails_and_the_publication_stays(db, first_publication, corrupt, failed_type, named):
+    before = _fingerprint(db, PUBLISHED)
+    live = publish.current_publication(db, PUBLISHED)
+    create_candidate(db, CANDIDATE, random.Random(7))
+    corrupt(db)
+    run_id = f"publish-bad-{corrupt.__name__}"
+    result = gate.run_gate("marts", CANDIDATE, run_id, published_schema=PUBLISHED)
+
+    assert not result.success
+    assert [f.expectation_type for f in result.failed] == [failed_type]
+    with pytest.raises(gate.GateFailed) as failure:
+        result.raise_for_failure()
+    assert failed_type in str(failure.value) and named in str(failure.value)
+
+    refused = publish.publish(db, CANDIDATE, PUBLISHED, run_id=run_id, gate_result=result)
+    assert not refused.success
+    assert _fingerprint(db, PUBLISHED) == before
+    assert publish.current_publication(db, PUBLISHED) == live
+    assert db.execute("select 1 from pg_namespace where nspname = %s", (CANDIDATE,)).fetchone()
+    alert = db.execute("select stage, message, failures -> 0 ->> 'expectation_type' from ops.alerts"
+                       " where run_id = %s", (run_id,)).fetchone()
+    assert alert == ("marts", str(failure.value), failed_type)
+
+
+def test_a_gate_result_for_another_schema_cannot_publish(db, first_publication):
+    result = first_publication[0]
+    with pytest.raises(publish.PublishError, match="not for the candidate 'gate_test_other'"):
+        publish.publish(db, "gate_test_other", PUBLISHED, run_id="wrong", gate_result=result)
+
+
+def test_a_concurrent_reader_sees_the_old_or_the_new_publication(warehouse_url, db, first_publication):
+    """Publish candidates of alternating sizes while another connection reads without pause.
+
+    The swap is what is under test here, so the gate's verdict is given rather than computed."""
+    sizes = {create_candidate(db, CANDIDATE, random.Random(1), months=months) for months in (MONTHS[:2], MONTHS)}
+    before = db.execute(f"select count(*) from {PUBLISHED}.fct_indicator_values").fetchone()[0]
+    seen, errors, stop = set(), [], threading.Event()
+
+    def read():
+        with psycopg.connect(warehouse_url, autocommit=True) as reader:
+            while not stop.is_set():
+                try:
+                    seen.add(reader.execute(f"select count(*) from {PUBLISHED}.fct_indicator_values").fetchone()[0])
+                except psycopg.Error as exc:
+                    errors.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for i, months in enumerate([MONTHS[:2], MONTHS] * 3):
+            create_candidate(db, CANDIDATE, random.Random(1), months=months)
+            gated = gate.GateResult("marts", CANDIDATE, f"swap-{i}", True, {"evaluated_expectations": 0})
+            assert publish.publish(db, CANDIDATE, PUBLISHED, run_id=f"swap-{i}", gate_result=gated).success
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert seen <= sizes | {before}
+    assert sizes <= seen, "the reader should have seen both publications"
