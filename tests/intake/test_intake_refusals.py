@@ -205,3 +205,14 @@ def test_unknown_path_and_method_answer_in_the_result_format(intake):
     assert intake.http.get("/xt/api/submit").json()["code"] == 40501
     assert intake.http.post("/xt/api/other", json={}).json()["code"] == 40401
     assert intake.http.post("/xt/api/submit?dryRun=perhaps", json={}).json()["code"] == 40002
+
+
+def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(intake, landing):
+    def chunks():
+        yield b'{"accessKey": "ak", "data": ["'
+        for _ in range(6):
+            yield b"x" * (1024 * 1024)
+        yield b'"]}'
+
+    response = intake.http.post("/xt/api/submit", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == 41301
