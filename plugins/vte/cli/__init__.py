@@ -7,6 +7,7 @@ from vte.cli import excel as excel_command
 from vte.cli import dbt as dbt_command
 from vte.cli import pipeline, stack
 from vte.cli import intake
+from vte.cli import gate as gate_command
 
 app = typer.Typer(
     help="VTE quality-control regional data warehouse.",
@@ -24,3 +25,4 @@ app.command("airflow", context_settings={"allow_extra_args": True, "ignore_unkno
 app.command("up")(stack.up)
 intake.register(app)
 app.command("excel-template")(excel_command.excel_template)
+app.add_typer(gate_command.app, name="gate")
