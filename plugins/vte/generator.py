@@ -513,7 +513,8 @@ def _generate(
         if clean_as_text and not refused[d] and not row_marks[d].any():
             yield line_template % (day.isoformat(), *counts[d].ravel().tolist())
             continue
-        rows = [dict(zip(keys, (hospital, dept, *values))) for (hospital, dept), values in zip(units, counts[d].tolist())]
+        rows = [dict(zip(keys, (hospital, dept, *values)))
+                for (hospital, dept), values in zip(units, counts[d].tolist())]
         if refused[d]:
             date_text, rows, mark = _make_refusable(REFUSABLE_KINDS[refusable_kinds[d]], day, rows, defect_rng)
             yield GeneratedSubmission(institution.code, date_text, rows, mark)
