@@ -89,7 +89,7 @@ def test_a_corrected_workbook_becomes_the_next_version_of_each_date(server_url, 
     assert newest["source_file"]["name"] == "更正.xlsx" and newest["payload"]["data"][0]["surgery"] == 999
 
 
-def test_one_bad_cell_refuses_the_whole_file_and_stores_nothing(server_url, account, settings, good):
+def test_one_bad_cell_refuses_the_whole_file_and_stores_nothing(server_url, account, settings, payloads, good):
     content, header = good
     bad_cell = cell_of(header, "precaution", 8)
     response = upload(server_url, account, edited(content, lambda s: s.__setitem__(bad_cell, 2.5)))
@@ -98,6 +98,7 @@ def test_one_bad_cell_refuses_the_whole_file_and_stores_nothing(server_url, acco
     assert [(e["sheet"], e["cell"], e["field"], e["code"]) for e in result["data"]["errors"]] == [
         (DATA_SHEET, bad_cell, "precaution", "not_integer")]
     assert bad_cell in result["data"]["errors"][0]["message"]
+    assert result["data"]["rowCount"] == sum(len(p["data"]) for p in payloads)  # the refused row counts too
     assert landed(settings, account.institution_code) == []
     assert not (settings.landing_dir / account.institution_code).exists()
 

@@ -159,27 +159,31 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
     errors: list[CellError] = []
     blanks: list[_Blank] = []
     rows: list[_Row] = []
+    row_count = 0  # every data row, including those refused
     parsed = ParsedWorkbook()
     for name, cells in sheets:
         layout = _layout(name, cells, errors)
         if layout is not None:
             parsed.field_columns[name] = {column.name: index for index, column in layout.columns.items()}
-            rows.extend(_read_rows(layout, cells, errors, blanks))
+            for row in _read_rows(layout, cells, errors, blanks):
+                row_count += 1
+                if row is not None:
+                    rows.append(row)
     if blanks:
         errors.extend(_explain_blanks(content, blanks))
     if not parsed.field_columns and not errors:
         errors.append(CellError(
             "no_data_sheet", "找不到数据表：没有任何工作表的第 1 行是字段名（请使用平台模板）",
             "no data sheet: no sheet has the field names in row 1 (use the platform's template)"))
-    elif not rows and not blanks and not errors:
+    elif not row_count and not errors:
         errors.append(CellError("no_rows", "没有数据行：请从第 3 行起填写数据",
                                 "no data rows: fill in data from row 3"))
 
     _group_by_date(parsed, _without_duplicates(rows, errors))
     errors.extend(_validate(parsed, today))
-    parsed.row_count = len(rows)
+    parsed.row_count = row_count
     if errors:
-        return ParsedWorkbook(errors=sorted(errors, key=_error_order), row_count=len(rows))
+        return ParsedWorkbook(errors=sorted(errors, key=_error_order), row_count=row_count)
     return parsed
 
 
@@ -304,7 +308,8 @@ def _is_label_row(row: list, by_index: dict[int, Column]) -> bool:
 
 
 def _read_rows(layout: _SheetLayout, cells: list[list], errors: list[CellError],
-               blanks: list[_Blank]) -> Iterator[_Row]:
+               blanks: list[_Blank]) -> Iterator[_Row | None]:
+    """Each non-blank data row: a _Row when every cell is right, else None (its errors are recorded)."""
     for index in range(layout.first_data_row, len(cells)):
         row = cells[index]
         if not any(_nonblank(v) for v in row):
@@ -335,8 +340,7 @@ def _read_rows(layout: _SheetLayout, cells: list[list], errors: list[CellError],
                 complete = False
             else:
                 values[column.name] = converted
-        if complete:
-            yield _Row(source, values, positions)
+        yield _Row(source, values, positions) if complete else None
 
 
 @dataclass(frozen=True)
