@@ -134,3 +134,11 @@ def test_the_template_downloads(server_url):
     assert "attachment" in response.headers["content-disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(response.content))[DATA_SHEET]
     assert [c.value for c in sheet[1]][:3] == ["date", "hospital", "dept"]
+
+
+def test_a_timestamp_that_is_not_an_integer_is_refused(server_url, account, settings, good):
+    fields = {"accessKey": account.access_key, "timestamp": "²⁰²⁵", "sign": "0" * 32}
+    result = httpx.post(f"{server_url}/xt/api/upload", data=fields, files={"file": ("a.xlsx", good[0], XLSX)},
+                        timeout=30).json()
+    assert result["code"] == 42201 and "timestamp" in result["message"]
+    assert landed(settings, account.institution_code) == []

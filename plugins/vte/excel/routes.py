@@ -11,6 +11,7 @@ Every request is written to the intake's audit log by the app's middleware from 
 from __future__ import annotations
 
 import hmac
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -39,6 +40,7 @@ MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and part headers aroun
 AUTH_FIELDS = ("accessKey", "timestamp", "sign")
 MAX_FORM_FIELDS = 10  # more is not a hospital's upload
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 pages = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -135,7 +137,7 @@ async def upload_api(request: Request) -> JSONResponse:
                                               f"the form's fields are wrong"))
     file = form["file"]
     timestamp = str(form["timestamp"]).strip()
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         return _answer(request, Reply(ResultCode.INVALID_PAYLOAD, message=(
             f"{ResultCode.INVALID_PAYLOAD.message}：timestamp 应为整数（秒或毫秒） / "
             f"timestamp must be an integer (epoch seconds or milliseconds)")))
@@ -149,8 +151,13 @@ async def upload_api(request: Request) -> JSONResponse:
         return _answer(request, refusal)
 
     content = await _read_file(file)
-    upload = await run_in_threadpool(receive_workbook, service.landing, institution_code=record["institution_code"],
-                                     access_key=envelope["accessKey"], file_name=file.filename, content=content)
+    try:
+        upload = await run_in_threadpool(receive_workbook, service.landing,
+                                         institution_code=record["institution_code"],
+                                         access_key=envelope["accessKey"], file_name=file.filename, content=content)
+    except OSError:
+        log.exception("landing an uploaded workbook failed")
+        return _answer(request, Reply(ResultCode.LANDING_UNAVAILABLE))
     _record_upload(request, upload)
     return _answer(request, _upload_reply(upload))
 
@@ -274,9 +281,14 @@ async def upload_from_page(request: Request) -> Response:
         record["code"] = int(ResultCode.RATE_LIMITED)
         return _upload_page(request, session, status_code=429, error=ResultCode.RATE_LIMITED.message)
     content = await _read_file(file)
-    upload = await run_in_threadpool(receive_workbook, _service(request).landing,
-                                     institution_code=session.institution_code, access_key=session.access_key,
-                                     file_name=file.filename, content=content)
+    try:
+        upload = await run_in_threadpool(receive_workbook, _service(request).landing,
+                                         institution_code=session.institution_code, access_key=session.access_key,
+                                         file_name=file.filename, content=content)
+    except OSError:
+        log.exception("landing an uploaded workbook failed")
+        record["code"] = int(ResultCode.LANDING_UNAVAILABLE)
+        return _upload_page(request, session, status_code=503, error=ResultCode.LANDING_UNAVAILABLE.message)
     _record_upload(request, upload)
     reply = _upload_reply(upload)
     record["code"] = int(reply.code)
