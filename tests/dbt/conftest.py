@@ -37,17 +37,17 @@ MISSING_DAY = ("DBTHZ01", date(2025, 3, 2))
 LATE_DAY = ("DBTWC02", date(2025, 2, 27))
 
 
-def valid_row(rng: random.Random, hospital: str, dept: str, surgery: bool = True) -> dict:
-    """A department row that breaks no consistency rule."""
+def valid_row(rng: random.Random, hospital: str, dept: str, surgery: bool = True, unassessed: int = 6) -> dict:
+    """A department row that breaks no consistency rule (up to ``unassessed`` patients without assessment)."""
     def upto(n: int) -> int:
         return rng.randint(0, max(n, 0))
 
     d = {"dischargeHospital": rng.randint(20, 80)}
     d["distinctDischargeHospital"] = d["dischargeHospital"] - upto(3)
     d["dischargeHospitalNodaily"] = d["dischargeHospital"] - upto(5)
-    d["riskAssessment"] = d["dischargeHospitalNodaily"] - upto(6)
+    d["riskAssessment"] = max(d["dischargeHospitalNodaily"] - upto(unassessed), 0)
     d["initRiskAssessment"] = upto(d["riskAssessment"])
-    d["riskAssessmentInDaily"] = d["riskAssessment"] - upto(8)
+    d["riskAssessmentInDaily"] = max(d["riskAssessment"] - upto(8), 0)
     d["highRiskAssessment"] = upto(d["riskAssessment"])
     d["highRiskAssessmentInDaily"] = upto(min(d["riskAssessmentInDaily"], d["highRiskAssessment"]))
     d["repeatRiskAssessment"] = upto(d["riskAssessment"])
@@ -87,6 +87,14 @@ class Province:
     keys: dict[str, str]  # institution code → access key
     rng: random.Random
     first_build_seconds: float = 0.0
+    built_at: datetime | None = None  # raw and registry as of this moment are what the marts were built from
+
+    def build(self, conn: psycopg.Connection) -> float:
+        """dbt build on the session warehouse; returns its wall time in seconds."""
+        self.built_at = conn.execute("select clock_timestamp()").fetchone()[0]
+        started = datetime.now()
+        run_dbt(["build"], vars={"as_of_date": AS_OF.isoformat()})
+        return (datetime.now() - started).total_seconds()
 
     def land(self, code: str, day: date, rows: list[dict], received_at: datetime | None = None):
         return self.zone.land(institution_code=code, access_key=self.keys[code], channel="api",
@@ -95,15 +103,10 @@ class Province:
 
     def day_rows(self, code: str, day: date) -> list[dict]:
         _, _, _, _, _, campuses, departments = next(i for i in INSTITUTIONS if i[0] == code)
-        return [valid_row(self.rng, campus, dept, surgery=code != "DBTHZ01")
+        # DBTHZ01 has no surgery (zero denominators) and assesses too few patients (B.1.1 below target).
+        hz = code == "DBTHZ01"
+        return [valid_row(self.rng, campus, dept, surgery=not hz, unassessed=30 if hz else 6)
                 for campus in campuses for dept in departments]
-
-
-def build(**vars) -> float:
-    """dbt build on the session warehouse; returns its wall time in seconds."""
-    started = datetime.now()
-    run_dbt(["build"], vars={"as_of_date": AS_OF.isoformat(), **vars})
-    return (datetime.now() - started).total_seconds()
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +142,6 @@ def province(warehouse_url, settings) -> Province:
     p.land("DBTWC02", date(2025, 3, 2), rows)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         report = load_landing_zone(conn, zone)
-    assert report.corrupt == 0 and report.loaded >= len(INSTITUTIONS) * len(DAYS)
-    p.first_build_seconds = build()
+        assert report.corrupt == 0 and report.loaded >= len(INSTITUTIONS) * len(DAYS)
+        p.first_build_seconds = p.build(conn)
     return p

@@ -31,13 +31,14 @@ def rate(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(100 * numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
-def institutions(conn) -> dict[str, dict]:
-    """Institution code → its names and codes up the region hierarchy."""
+def institutions(conn, as_of: datetime) -> dict[str, dict]:
+    """Institution code → its names and codes up the region hierarchy (registered before ``as_of``)."""
     regions = {code: (name, parent) for code, name, parent in
                conn.execute("select region_code, region_name, parent_code from registry.regions")}
     out = {}
     for code, name, county, community, joined_on in conn.execute(
         "select institution_code, institution_name, county_code, community_name, joined_on from registry.institutions"
+        " where created_at < %s", (as_of,)
     ):
         city = regions[county][1]
         province = regions[city][1]
@@ -49,12 +50,13 @@ def institutions(conn) -> dict[str, dict]:
     return out
 
 
-def current_rows(conn) -> list[dict]:
-    """The department rows of the newest version of each (institution, date), as the standard's field names."""
+def current_rows(conn, as_of: datetime) -> list[dict]:
+    """The department rows of the newest version (loaded before ``as_of``) of each (institution, date)."""
     fields = domain.count_fields()
     newest = {}
     for submission_id, institution, report_date, version in conn.execute(
-        "select submission_id, institution_code, report_date, version from raw.submissions"
+        "select submission_id, institution_code, report_date, version from raw.submissions where loaded_at < %s",
+        (as_of,),
     ):
         key = (institution, report_date)
         if key not in newest or version > newest[key][1]:
@@ -77,12 +79,13 @@ def is_quarantined(counts: dict[str, int]) -> bool:
     return any(rule.severity == "quarantine" for rule in domain.broken_rules(counts))
 
 
-def indicator_values(conn) -> dict[tuple, dict]:
-    """(level, entity_code, campus, department, period_type, period_start, indicator_id) → expected values."""
-    registry = institutions(conn)
+def indicator_values(conn, built_at: datetime) -> dict[tuple, dict]:
+    """(level, entity_code, campus, department, period_type, period_start, indicator_id) → expected values,
+    from the raw and registry rows that existed when the marts were built (``built_at``)."""
+    registry = institutions(conn, built_at)
     sums: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     names: dict[tuple, str] = {}
-    for row in current_rows(conn):
+    for row in current_rows(conn, built_at):
         inst = registry.get(row["institution"])
         if inst is None or is_quarantined(row["counts"]):
             continue
@@ -123,12 +126,13 @@ def indicator_values(conn) -> dict[tuple, dict]:
     return expected
 
 
-def completeness(conn, as_of: date) -> dict[tuple, dict]:
+def completeness(conn, as_of: date, built_at: datetime) -> dict[tuple, dict]:
     """(level, entity_code, period_type, period_start) → days expected / received / late (+ missing dates)."""
-    registry = institutions(conn)
+    registry = institutions(conn, built_at)
     first_received = {}
     for institution, report_date, received_at in conn.execute(
-        "select institution_code, report_date, min(received_at) from raw.submissions group by 1, 2"
+        "select institution_code, report_date, min(received_at) from raw.submissions where loaded_at < %s"
+        " group by 1, 2", (built_at,)
     ):
         first_received[(institution, report_date)] = received_at
     out: dict[tuple, dict] = defaultdict(lambda: {"expected": 0, "received": 0, "late": 0, "missing": []})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import AS_OF, build
+from conftest import AS_OF
 from indicator_oracle import completeness, indicator_values
 
 from vte.ingest import load_landing_zone
@@ -22,15 +22,15 @@ def published_indicator_values(db) -> dict[tuple, dict]:
     return {row[:7]: dict(zip(INDICATOR_COLUMNS[7:], row[7:])) for row in rows}
 
 
-def assert_indicator_values_match(db):
-    actual, expected = published_indicator_values(db), indicator_values(db)
+def assert_indicator_values_match(db, built_at):
+    actual, expected = published_indicator_values(db), indicator_values(db, built_at)
     assert actual.keys() == expected.keys()
     mismatched = [(key, actual[key], expected[key]) for key in expected if actual[key] != expected[key]]
     assert not mismatched, mismatched[:5]
 
 
 def test_indicator_values_equal_an_independent_computation(province, db):
-    assert_indicator_values_match(db)
+    assert_indicator_values_match(db, province.built_at)
 
 
 def test_the_dataset_covers_every_level_period_and_null_rates(province, db):
@@ -72,7 +72,7 @@ def test_supersession_and_quarantine(province, db):
 
 
 def test_reporting_completeness_equals_an_independent_computation(province, db):
-    expected = completeness(db, AS_OF)
+    expected = completeness(db, AS_OF, province.built_at)
     rows = db.execute(
         "select level, entity_code, period_type, period_start, days_expected, days_received, days_late,"
         " missing_dates from marts.fct_reporting_completeness"
@@ -94,7 +94,7 @@ def test_a_late_correction_of_an_old_date_propagates_incrementally(province, db)
     # and a corrected version of the quarantined day, now valid
     province.land("DBTLC01", date(2025, 3, 3), province.day_rows("DBTLC01", date(2025, 3, 3)))
     assert load_landing_zone(db, province.zone).loaded == 2
-    seconds = build()
+    seconds = province.build(db)
     print(f"incremental dbt build: {seconds:.1f} s (first build {province.first_build_seconds:.1f} s)")
     after = published_indicator_values(db)
     old_surgery = db.execute(
@@ -104,4 +104,4 @@ def test_a_late_correction_of_an_old_date_propagates_incrementally(province, db)
     key = ("institution", "DBTLC01", None, None, "month", date(2024, 3, 1), "B.3.5")
     assert after[key]["denominator"] - before[key]["denominator"] == sum(r["surgery"] for r in rows) - old_surgery
     assert not db.execute("select 1 from marts.fct_quarantined_rows where institution_code = 'DBTLC01'").fetchall()
-    assert_indicator_values_match(db)
+    assert_indicator_values_match(db, province.built_at)

@@ -38,7 +38,7 @@ touched_dates as (
     from submissions
     {% if is_incremental() %}
         where loaded_at >= (
-            select coalesce(max(submission_loaded_at), '-infinity'::timestamptz) from {{ this }}
+            select coalesce(max(processed.submission_loaded_at), '-infinity'::timestamptz) from {{ this }} as processed
         )
     {% endif %}
 

@@ -29,7 +29,8 @@ touched_months as (
     from department_days
     {% if is_incremental() %}
         where submission_loaded_at >= (
-            select coalesce(max(last_submission_loaded_at), '-infinity'::timestamptz) from {{ this }}
+            select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+            from {{ this }} as processed
         )
     {% endif %}
 
@@ -62,7 +63,7 @@ aggregated as (
         max(submission_loaded_at) as last_submission_loaded_at,
         {%- for column in count_columns(additive_only=true) %}
             coalesce(sum({{ column }}) filter (where not is_quarantined), 0) as {{ column }}
-            {%- if not loop.last %},{% endif %}
+        {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from month_days
     group by institution_code, hospital, department, month_start

@@ -3,12 +3,12 @@ with
 
 days as (
 
-    select day::date as date_day
+    select calendar_day::date as date_day
     from generate_series(
         '{{ var("calendar_start") }}'::date,
         (current_date + interval '1 year')::date,
         interval '1 day'
-    ) as day
+    ) as calendar_day
 
 ),
 

@@ -40,13 +40,17 @@ department_periods as (
         periods.period_type,
         periods.period_start
     from published_months
-    cross join lateral (
-        values
-        ('month', published_months.month_start),
-        ('quarter', date_trunc('quarter', published_months.month_start)::date),
-        ('year', date_trunc('year', published_months.month_start)::date)
-    ) as periods (period_type, period_start)
-    where periods.period_type in ('{{ var("indicator_period_types") | join("', '") }}')
+    cross join
+        lateral (
+            values
+            ('month', published_months.month_start),
+            ('quarter', date_trunc('quarter', published_months.month_start)::date),
+            ('year', date_trunc('year', published_months.month_start)::date)
+        ) as periods (period_type, period_start)
+    where
+        periods.period_type in (
+            '{{ var("indicator_period_types") | join("', '") }}'  -- noqa: LT05
+        )
 
 ),
 
@@ -73,6 +77,8 @@ entity_sums as (
     select
         period_type,
         period_start,
+        hospital as campus,
+        department,
         case
             when grouping(department) = 0 then 'department'
             when grouping(hospital) = 0 then 'campus'
@@ -84,8 +90,6 @@ entity_sums as (
         end as level,
         coalesce(institution_code, community_name, county_code, city_code, province_code) as entity_code,
         coalesce(institution_name, community_name, county_name, city_name, province_name) as entity_name,
-        hospital as campus,
-        department,
         {%- for column in counts %}
             sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
@@ -105,11 +109,12 @@ entity_sums as (
 keyed_sums as (
 
     select
-        concat_ws('|', level, entity_code, campus, department) as entity_key,
-        entity_sums.*
+        entity_sums.*,
+        concat_ws('|', entity_sums.level, entity_sums.entity_code, entity_sums.campus, entity_sums.department)
+            as entity_key
     from entity_sums
     -- institutions outside any county medical community form no community
-    where not (level = 'community' and entity_code is null)
+    where not (entity_sums.level = 'community' and entity_sums.entity_code is null)
 
 ),
 
@@ -182,8 +187,8 @@ final as (
         indicator_id,
         numerator,
         denominator,
-        round(100.0 * numerator / nullif(denominator, 0), 4) as rate,
         target,
+        round(100.0 * numerator / nullif(denominator, 0), 4) as rate,
         case
             when denominator = 0 or target is null or higher_is_better is null then null
             when higher_is_better then 100.0 * numerator >= target * denominator

@@ -82,8 +82,8 @@ institution_periods as (
         count(*) filter (where day_periods.is_late) as days_late,
         coalesce(
             array_agg(day_periods.report_date order by day_periods.report_date)
-                filter (where not day_periods.is_received),
-            '{}'::date []
+            filter (where not day_periods.is_received),
+            '{}'::date[]
         ) as missing_dates
     from day_periods
     group by day_periods.institution_code, day_periods.period_type, day_periods.period_start
@@ -120,9 +120,9 @@ rolled_up as (
         end as level,
         coalesce(institution_code, county_code, city_code, province_code) as entity_code,
         coalesce(institution_name, county_name, city_name, province_name) as entity_name,
-        sum(days_expected) as days_expected,
-        sum(days_received) as days_received,
-        sum(days_late) as days_late
+        sum(days_expected)::integer as days_expected,
+        sum(days_received)::integer as days_received,
+        sum(days_late)::integer as days_late
     from located_periods
     group by grouping sets (
         (period_type, period_start, institution_code, institution_name),
@@ -141,16 +141,16 @@ final as (
         rolled_up.entity_name,
         rolled_up.period_type,
         rolled_up.period_start,
-        rolled_up.days_expected::integer as days_expected,
-        rolled_up.days_received::integer as days_received,
-        (rolled_up.days_expected - rolled_up.days_received)::integer as days_missing,
-        rolled_up.days_late::integer as days_late,
+        -- the dates themselves only for an institution; regions have too many to list
+        institution_periods.missing_dates,
+        rolled_up.days_expected,
+        rolled_up.days_received,
+        rolled_up.days_late,
+        rolled_up.days_expected - rolled_up.days_received as days_missing,
         round(100.0 * rolled_up.days_received / nullif(rolled_up.days_expected, 0), 4) as completeness_rate,
         round(
             100.0 * (rolled_up.days_received - rolled_up.days_late) / nullif(rolled_up.days_received, 0), 4
-        ) as timeliness_rate,
-        -- the dates themselves only for an institution; regions have too many to list
-        institution_periods.missing_dates
+        ) as timeliness_rate
     from rolled_up
     left join institution_periods
         on
