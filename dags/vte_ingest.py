@@ -13,6 +13,7 @@ When new submissions were loaded, the `raw/submissions` asset is updated and `vt
 Re-running is always safe. Logic lives in `plugins/vte/ingest.py` and `plugins/vte/intake/audit.py`.
 """
 
+import dataclasses
 from datetime import timedelta
 
 from airflow.sdk import dag, task
@@ -40,7 +41,7 @@ def vte_ingest():
         if not report.loaded:
             # No asset event: the transform only runs when there is something new.
             raise AirflowSkipException(f"nothing new to load ({report})")
-        return report.as_dict()
+        return dataclasses.asdict(report)
 
     @task
     def load_intake_audit() -> int:

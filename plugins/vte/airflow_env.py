@@ -8,6 +8,8 @@ Everything is passed as environment variables: no airflow.cfg to keep in sync.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from vte import dbt, warehouse
 from vte.config import AIRFLOW_DATABASE, DAGS_DIR, PROJECT_ROOT, Settings, get_settings
@@ -24,6 +26,8 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     return {
         **dbt.product_env(settings),  # cosmos runs dbt with the same connection as `vte dbt`
         "VTE_HOME": str(settings.home),
+        # Cosmos runs dbt in-process and insists that the `dbt` on PATH is the one it imports.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
@@ -37,6 +41,7 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # Cosmos caches `dbt ls` output in an Airflow Variable: parsing stays cheap on every task start.
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
     }
 
 

@@ -63,3 +63,12 @@ class Settings:
 def get_settings() -> Settings:
     home = Path(os.environ.get("VTE_HOME") or PROJECT_ROOT / ".vte").expanduser().resolve()
     return Settings(home=home, warehouse_url=os.environ.get("VTE_WAREHOUSE_URL") or None)
+
+
+def executable(name: str) -> str:
+    """A command installed beside this Python (the product's virtual environment), else from PATH."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)

@@ -7,22 +7,13 @@ the publish task carries the product's asset instead.
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
-from vte.config import DBT_PROJECT_DIR
+from vte.config import DBT_PROJECT_DIR, executable
 
 CANDIDATE_SCHEMA = "marts_candidate"
 PUBLISHED_SCHEMA = "marts"
-
-
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
 def task_group_kwargs() -> dict:
@@ -33,12 +24,14 @@ def task_group_kwargs() -> dict:
             profile_name="vte", target_name="warehouse", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
         ),
         "execution_config": ExecutionConfig(
-            dbt_executable_path=_dbt_executable(), invocation_mode=InvocationMode.DBT_RUNNER
+            dbt_executable_path=executable("dbt"), invocation_mode=InvocationMode.DBT_RUNNER
         ),
         "render_config": RenderConfig(
             load_method=LoadMode.DBT_LS,
             test_behavior=TestBehavior.BUILD,
-            dbt_executable_path=_dbt_executable(),
+            # A test between two models (relationships) runs once both are built, in its own task.
+            should_detach_multiple_parents_tests=True,
+            emit_datasets=False,
             enable_mock_profile=False,
         ),
         "operator_args": {

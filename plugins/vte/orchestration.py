@@ -19,6 +19,6 @@ DEFAULT_ARGS = {
 }
 
 # Raw tables changed: new submissions were loaded by vte_ingest; vte_transform is scheduled on it.
-RAW_SUBMISSIONS = Asset("postgres://vte/raw/submissions", group="vte")
+RAW_SUBMISSIONS = Asset(uri="postgres://warehouse:5432/vte/raw/submissions", name="vte_raw_submissions")
 # Analysts' marts changed: a new publication went live; extracts and feedback read it.
-PUBLISHED_MARTS = Asset("postgres://vte/marts", group="vte")
+PUBLISHED_MARTS = Asset(uri="postgres://warehouse:5432/vte/marts/fct_indicator_values", name="vte_published_marts")

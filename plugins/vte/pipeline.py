@@ -14,7 +14,7 @@ import sys
 
 from vte import warehouse
 from vte.airflow_env import airflow_env
-from vte.config import DAGS_DIR, Settings, get_settings
+from vte.config import DAGS_DIR, Settings, executable, get_settings
 
 PIPELINE_DAGS = ("vte_ingest", "vte_transform")
 
@@ -27,7 +27,7 @@ def ensure_airflow_database(settings: Settings) -> None:
     if marker.exists():
         return
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["airflow", "db", "migrate"], env=os.environ | airflow_env(settings),
+    proc = subprocess.run([executable("airflow"), "db", "migrate"], env=os.environ | airflow_env(settings),
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{proc.stderr[-4000:]}")

@@ -13,7 +13,7 @@ import httpx
 
 from vte import pipeline, warehouse
 from vte.airflow_env import airflow_env
-from vte.config import Settings, get_settings
+from vte.config import Settings, executable, get_settings
 
 
 @dataclass
@@ -59,7 +59,7 @@ def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{airflow_port}/execution/",
     }
-    airflow = subprocess.Popen(["airflow", "standalone"], env=env, start_new_session=True,
+    airflow = subprocess.Popen([executable("airflow"), "standalone"], env=env, start_new_session=True,
                                stdout=open(settings.logs_dir / "airflow-standalone.log", "ab"), stderr=subprocess.STDOUT)
     intake = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--host", host, "--port", str(intake_port)],
                               env=os.environ | {"VTE_HOME": str(settings.home)}, start_new_session=True,

@@ -8,7 +8,7 @@ import typer
 
 from vte import pipeline as pipeline_runner
 from vte.airflow_env import airflow_env
-from vte.config import get_settings
+from vte.config import executable, get_settings
 
 app = typer.Typer(help="Run the pipeline (ingest → transform → gate → publish → feedback) through Airflow.",
                   no_args_is_help=True)
@@ -31,4 +31,4 @@ def run(
 def airflow(ctx: typer.Context) -> None:
     """Run any `airflow` command with the product's Airflow environment (e.g. `vte airflow dags list`)."""
     pipeline_runner.ensure_airflow_database(get_settings())
-    raise typer.Exit(subprocess.call(["airflow", *ctx.args], env=os.environ | airflow_env()))
+    raise typer.Exit(subprocess.call([executable("airflow"), *ctx.args], env=os.environ | airflow_env()))
