@@ -8,6 +8,7 @@ from vte.cli import dbt as dbt_command
 from vte.cli import pipeline, stack
 from vte.cli import intake
 from vte.cli import gate as gate_command
+from vte.cli import extract as extract_command
 
 app = typer.Typer(
     help="VTE quality-control regional data warehouse.",
@@ -26,3 +27,4 @@ app.command("up")(stack.up)
 intake.register(app)
 app.command("excel-template")(excel_command.excel_template)
 app.add_typer(gate_command.app, name="gate")
+app.command("extract")(extract_command.extract)

@@ -1,0 +1,80 @@
+"""The manifest of an extract: what it was computed from, and a checksum of every file.
+
+Its ``run`` section (when, by whom, how long) changes on every run; everything else is the extract's
+content, and ``content_sha256`` covers exactly that, so two runs against the same publication compare
+equal by it while each keeps its own run record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from vte.extracts.query import Snapshot
+
+MANIFEST_NAME = "manifest.json"
+# Raised when the extract's tables or layout change, so readers can tell the layouts apart.
+EXTRACT_FORMAT = 1
+RUN_KEY = "run"
+SUBMISSIONS_BASIS = (
+    "Current versions (newest per institution and date) of the submissions for the period's dates in the "
+    "region, from the publication's marts.fct_department_days (rows counted in the indicators) and "
+    "marts.fct_quarantined_rows (rows held out); superseded versions are not included."
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def generator_version() -> dict:
+    try:
+        package = version("vte-warehouse")
+    except PackageNotFoundError:
+        package = "unknown"
+    return {"name": "vte-warehouse", "version": package, "extract_format": EXTRACT_FORMAT}
+
+
+def content_checksum(manifest: dict) -> str:
+    """sha256 of the manifest without its run record (and without this checksum)."""
+    content = {k: v for k, v in manifest.items() if k not in (RUN_KEY, "content_sha256")}
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_manifest(snapshot: Snapshot, kind: str, files: list[Path], run: dict) -> dict:
+    period, region, publication, submissions = snapshot.period, snapshot.region, snapshot.publication, \
+        snapshot.submissions
+    manifest = {
+        "period": {"label": period.label, "type": period.period_type, "start": period.start.isoformat(),
+                   "end": period.end.isoformat()},
+        "region": {"code": region.code, "name": region.name, "level": region.level},
+        "kind": kind,
+        "publication": {"publication_id": publication.publication_id, "run_id": publication.run_id,
+                        "published_at": _iso(publication.published_at)},
+        "submissions": {
+            "current_submissions": submissions["current_submissions"],
+            "counted_submissions": submissions["counted_submissions"],
+            "institution_days": submissions["institution_days"],
+            "counted_department_rows": submissions["counted_department_rows"],
+            "quarantined_department_rows": submissions["quarantined_department_rows"],
+            "newest_received_at": _iso(submissions["newest_received_at"]),
+            "basis": SUBMISSIONS_BASIS,
+        },
+        "generator": generator_version(),
+        "files": [{"name": f.name, "bytes": f.stat().st_size, "sha256": file_sha256(f)} for f in files],
+    }
+    manifest["content_sha256"] = content_checksum(manifest)
+    manifest[RUN_KEY] = run
+    return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,317 @@
+"""Read what an extract shows from the published marts, all from one publication.
+
+Every read happens in one transaction that first takes a share lock on the marts tables it reads. A
+publication swaps schemas by renaming and then drops the old tables, which needs an exclusive lock: so
+while an extract reads, a new publication cannot complete, and the publication recorded in
+``ops.publications`` is the one whose tables were read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+
+from vte.extracts.periods import Period, trailing_months
+from vte.publish import current_publication
+
+MARTS_SCHEMA = "marts"
+READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_values",
+               "fct_reporting_completeness", "fct_department_days", "fct_quarantined_rows", "fct_warning_rows")
+TREND_MONTHS = 12
+# Below this denominator a rate moves too much with one patient to rank an institution by it.
+RELIABLE_DENOMINATOR = 20
+
+
+class ExtractDataError(LookupError):
+    pass
+
+
+class RegionError(ExtractDataError):
+    pass
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str  # province | city | county
+
+
+@dataclass(frozen=True)
+class PublicationRef:
+    publication_id: int
+    run_id: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one extract shows, each table a list of rows keyed by column name."""
+
+    publication: PublicationRef
+    region: Region
+    period: Period
+    submissions: dict
+    overview: list[dict]
+    institutions: list[dict]
+    counties: list[dict]
+    ranking: list[dict]
+    completeness: list[dict]
+    data_quality: list[dict]
+    trend: list[dict]
+    target_indicators: list[dict]
+
+
+# Institutions of the region that had joined by the end of the period.
+_REGION_INSTITUTIONS = """
+    select institution_code, institution_name, county_code, county_name
+    from marts.dim_institutions
+    where %(region)s in (county_code, city_code, province_code) and coalesce(joined_on, %(end)s) <= %(end)s
+"""
+
+_INDICATOR_COLUMNS = """
+    dim_indicators.indicator_id,
+    dim_indicators.name_zh,
+    dim_indicators.name_en,
+    dim_indicators.is_supplementary,
+    indicator_values.numerator,
+    indicator_values.denominator,
+    indicator_values.rate,
+    dim_indicators.target_rate as target,
+    indicator_values.meets_target,
+    indicator_values.rate_same_period_last_year,
+    round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_pp
+"""
+
+_OVERVIEW = f"""
+    select {_INDICATOR_COLUMNS}
+    from marts.dim_indicators
+    left join marts.fct_indicator_values as indicator_values
+        on indicator_values.indicator_id = dim_indicators.indicator_id
+        and indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
+        and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+    order by dim_indicators.is_supplementary, dim_indicators.indicator_id
+"""
+
+_BY_INSTITUTION = f"""
+    with institutions as ({_REGION_INSTITUTIONS})
+    select institutions.institution_code, institutions.institution_name, institutions.county_name,
+        {_INDICATOR_COLUMNS}
+    from institutions
+    cross join marts.dim_indicators
+    left join marts.fct_indicator_values as indicator_values
+        on indicator_values.indicator_id = dim_indicators.indicator_id
+        and indicator_values.level = 'institution' and indicator_values.entity_code = institutions.institution_code
+        and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+    order by institutions.institution_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
+"""
+
+_BY_COUNTY = f"""
+    with counties as (
+        select distinct county_code, county_name from ({_REGION_INSTITUTIONS}) as institutions
+    )
+    select counties.county_code, counties.county_name, {_INDICATOR_COLUMNS}
+    from counties
+    cross join marts.dim_indicators
+    left join marts.fct_indicator_values as indicator_values
+        on indicator_values.indicator_id = dim_indicators.indicator_id
+        and indicator_values.level = 'county' and indicator_values.entity_code = counties.county_code
+        and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+    order by counties.county_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
+"""
+
+_RANKING = f"""
+    with institutions as ({_REGION_INSTITUTIONS}),
+    candidates as (
+        select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.higher_is_better,
+            institutions.institution_code, institutions.institution_name,
+            indicator_values.numerator, indicator_values.denominator, indicator_values.rate, indicator_values.target, indicator_values.meets_target,
+            coalesce(indicator_values.rate is not null and indicator_values.denominator >= {RELIABLE_DENOMINATOR}, false) as is_reliable
+        from marts.dim_indicators
+        inner join marts.fct_indicator_values as indicator_values
+            on indicator_values.indicator_id = dim_indicators.indicator_id
+            and indicator_values.level = 'institution'
+            and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+        inner join institutions on institutions.institution_code = indicator_values.entity_code
+        where dim_indicators.target_rate is not null
+    ),
+    ranked as (
+        select candidates.*,
+            rank() over (
+                partition by candidates.indicator_id, candidates.is_reliable
+                order by case when candidates.higher_is_better then candidates.rate else -candidates.rate end desc
+            ) as position
+        from candidates
+    )
+    select indicator_id, name_zh, case when is_reliable then position end as rank, institution_code,
+        institution_name, numerator, denominator, rate, target, meets_target, is_reliable
+    from ranked
+    order by indicator_id, is_reliable desc, position, institution_code
+"""
+
+_COMPLETENESS = f"""
+    with institutions as ({_REGION_INSTITUTIONS})
+    select completeness.level, completeness.entity_code, completeness.entity_name,
+        completeness.days_expected, completeness.days_received, completeness.days_late,
+        completeness.days_missing, completeness.completeness_rate, completeness.timeliness_rate,
+        completeness.missing_dates
+    from marts.fct_reporting_completeness as completeness
+    where completeness.period_type = %(period_type)s and completeness.period_start = %(start)s
+        and ((completeness.level = %(level)s and completeness.entity_code = %(region)s)
+             or (completeness.level = 'institution'
+                 and completeness.entity_code in (select institution_code from institutions)))
+    order by completeness.level = 'institution', completeness.entity_code
+"""
+
+_DATA_QUALITY = f"""
+    with institutions as ({_REGION_INSTITUTIONS}),
+    quarantined_rows as (
+        select institution_code, count(*) as rows, count(distinct report_date) as days
+        from marts.fct_quarantined_rows
+        where report_date between %(start)s and %(end)s
+        group by institution_code
+    ),
+    warned_rules as (
+        select institution_code, array_agg(distinct rule_id order by rule_id) as rules
+        from marts.fct_warning_rows
+        cross join lateral unnest(warning_rule_ids) as rule_id
+        where report_date between %(start)s and %(end)s
+        group by institution_code
+    ),
+    warned_rows as (
+        select institution_code, count(*) as rows, count(distinct report_date) as days
+        from marts.fct_warning_rows
+        where report_date between %(start)s and %(end)s
+        group by institution_code
+    ),
+    quarantined_rules as (
+        select institution_code, array_agg(distinct rule_id order by rule_id) as rules
+        from marts.fct_quarantined_rows
+        cross join lateral unnest(quarantine_rule_ids) as rule_id
+        where report_date between %(start)s and %(end)s
+        group by institution_code
+    )
+    select institutions.institution_code, institutions.institution_name,
+        coalesce(quarantined_rows.rows, 0) as quarantined_rows,
+        coalesce(quarantined_rows.days, 0) as quarantined_days,
+        coalesce(quarantined_rules.rules, '{{}}') as quarantine_rules,
+        coalesce(warned_rows.rows, 0) as warning_rows,
+        coalesce(warned_rows.days, 0) as warning_days,
+        coalesce(warned_rules.rules, '{{}}') as warning_rules
+    from institutions
+    left join quarantined_rows on quarantined_rows.institution_code = institutions.institution_code
+    left join quarantined_rules on quarantined_rules.institution_code = institutions.institution_code
+    left join warned_rows on warned_rows.institution_code = institutions.institution_code
+    left join warned_rules on warned_rules.institution_code = institutions.institution_code
+    order by institutions.institution_code
+"""
+
+_TARGET_INDICATORS = """
+    select indicator_id, name_zh, name_en, target_rate as target, higher_is_better
+    from marts.dim_indicators where target_rate is not null order by indicator_id
+"""
+
+_TREND = """
+    select indicator_values.period_start as month_start, indicator_values.indicator_id, indicator_values.rate
+    from marts.fct_indicator_values as indicator_values
+    inner join marts.dim_indicators on dim_indicators.indicator_id = indicator_values.indicator_id
+    where indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s and indicator_values.period_type = 'month'
+        and indicator_values.period_start = any(%(months)s) and dim_indicators.target_rate is not null
+"""
+
+# The rows the indicators count are the current versions' published rows (fct_department_days); a
+# submission whose every row is quarantined is current but counted in no indicator.
+_SUBMISSIONS = f"""
+    with institutions as ({_REGION_INSTITUTIONS}),
+    current_rows as (
+        select submission_id, institution_code, report_date, received_at, true as is_counted
+        from marts.fct_department_days
+        union all
+        select submission_id, institution_code, report_date, received_at, false as is_counted
+        from marts.fct_quarantined_rows
+    )
+    select count(distinct submission_id) as current_submissions,
+        count(distinct submission_id) filter (where is_counted) as counted_submissions,
+        count(distinct (institution_code, report_date)) as institution_days,
+        count(*) filter (where is_counted) as counted_department_rows,
+        count(*) filter (where not is_counted) as quarantined_department_rows,
+        max(received_at) as newest_received_at
+    from current_rows
+    where institution_code in (select institution_code from institutions)
+        and report_date between %(start)s and %(end)s
+"""
+
+
+def _lock_published_tables(conn: psycopg.Connection) -> None:
+    exists = conn.execute("select 1 from pg_namespace where nspname = %s", (MARTS_SCHEMA,)).fetchone()
+    if not exists:
+        raise ExtractDataError("the marts have never been published: run the pipeline (vte pipeline run) first")
+    tables = ", ".join(f"{MARTS_SCHEMA}.{table}" for table in READ_TABLES)
+    conn.execute(f"lock table {tables} in access share mode")
+
+
+def find_region(conn: psycopg.Connection, code: str) -> Region:
+    """The province, city or county with GB/T 2260 code ``code`` in the published marts."""
+    if not re.fullmatch(r"\d{6}", code or ""):
+        raise RegionError(f"region {code!r} is not a six-digit GB/T 2260 code (e.g. 330000, 330300)")
+    row = conn.execute(
+        f"select region_code, region_name, region_level from {MARTS_SCHEMA}.dim_regions where region_code = %s",
+        (code,)).fetchone()
+    if row is None:
+        raise RegionError(f"region {code} is not a division in the published marts (dim_regions)")
+    return Region(*row)
+
+
+def default_region(conn: psycopg.Connection) -> Region:
+    """The province the registered institutions belong to."""
+    rows = conn.execute(f"select distinct province_code from {MARTS_SCHEMA}.dim_institutions").fetchall()
+    if len(rows) != 1:
+        raise RegionError(f"the published institutions belong to {len(rows)} provinces: name one with --region")
+    return find_region(conn, rows[0][0])
+
+
+def _trend(conn, params: dict, period: Period, targets: list[dict]) -> list[dict]:
+    months = trailing_months(period.end, TREND_MONTHS)
+    rates = {(r["month_start"], r["indicator_id"]): r["rate"]
+             for r in conn.execute(_TREND, params | {"months": months}).fetchall()}
+    return [{"month": f"{m:%Y-%m}", **{t["indicator_id"]: rates.get((m, t["indicator_id"])) for t in targets}}
+            for m in months]
+
+
+def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | None) -> Snapshot:
+    """Read one extract's tables from the published marts, consistently from one publication."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        _lock_published_tables(conn)
+        publication = current_publication(conn)
+        if publication is None:
+            raise ExtractDataError("no publication of the marts is recorded in ops.publications")
+        region = find_region(conn, region_code) if region_code else default_region(conn)
+        params = {"region": region.code, "level": region.level, "period_type": period.period_type,
+                  "start": period.start, "end": period.end}
+
+        def rows(query: str) -> list[dict]:
+            return cur.execute(query, params).fetchall()
+
+        targets = rows(_TARGET_INDICATORS)
+        overview = rows(_OVERVIEW)
+        if all(r["denominator"] is None for r in overview):
+            raise ExtractDataError(f"the published marts have no indicator values for {period.label} "
+                                   f"in {region.code} {region.name}")
+        return Snapshot(
+            publication=PublicationRef(publication.publication_id, publication.run_id, publication.published_at),
+            region=region,
+            period=period,
+            submissions=rows(_SUBMISSIONS)[0],
+            overview=overview,
+            institutions=rows(_BY_INSTITUTION),
+            counties=rows(_BY_COUNTY),
+            ranking=rows(_RANKING),
+            completeness=rows(_COMPLETENESS),
+            data_quality=rows(_DATA_QUALITY),
+            trend=_trend(cur, params, period, targets),
+            target_indicators=targets,
+        )

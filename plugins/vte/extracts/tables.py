@@ -1,0 +1,165 @@
+"""The extract's tables with bilingual headers (Chinese first), shared by the workbook and the CSV files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from vte.extracts.query import RELIABLE_DENOMINATOR, Snapshot
+
+Cell = str | int | Decimal | None
+
+LEVEL_NAMES = {"province": "省 province", "city": "市 city", "county": "区县 county",
+               "institution": "机构 institution"}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    kind: str = "text"  # text | count | rate (percent, 4 decimals)
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} {self.en}"
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # file stem of its CSV
+    sheet: str  # worksheet name, at most 31 characters
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+    def column_index(self, key: str) -> int:
+        return [c.key for c in self.columns].index(key)
+
+
+INDICATOR_COLUMNS = (
+    Column("indicator_id", "指标编号", "Indicator ID"),
+    Column("name_zh", "指标名称", "Indicator"),
+    Column("name_en", "英文名称", "Indicator (English)"),
+    Column("supplementary", "补充指标", "Supplementary"),
+    Column("numerator", "分子", "Numerator", "count"),
+    Column("denominator", "分母", "Denominator", "count"),
+    Column("rate", "指标值(%)", "Rate (%)", "rate"),
+    Column("target", "目标值(%)", "Target (%)", "rate"),
+    Column("met", "是否达标", "Met target"),
+    Column("rate_same_period_last_year", "去年同期(%)", "Same period last year (%)", "rate"),
+    Column("change_pp", "同比变化(百分点)", "Change (percentage points)", "rate"),
+)
+
+
+def _met(value: bool | None) -> str | None:
+    return None if value is None else ("达标 met" if value else "未达标 not met")
+
+
+def _indicator_cells(row: dict) -> tuple[Cell, ...]:
+    derived = {"supplementary": "补充 supplementary" if row["is_supplementary"] else None,
+               "met": _met(row["meets_target"])}
+    return tuple(derived[c.key] if c.key in derived else row[c.key] for c in INDICATOR_COLUMNS)
+
+
+def overview(snapshot: Snapshot) -> Table:
+    return Table("overview", "概览 Overview", INDICATOR_COLUMNS,
+                 tuple(_indicator_cells(r) for r in snapshot.overview))
+
+
+def by_institution(snapshot: Snapshot) -> Table:
+    columns = (Column("institution_code", "机构编码", "Institution code"),
+               Column("institution_name", "机构名称", "Institution"),
+               Column("county_name", "区县", "County"), *INDICATOR_COLUMNS)
+    return Table("institutions", "机构明细 Institutions", columns, tuple(
+        (r["institution_code"], r["institution_name"], r["county_name"], *_indicator_cells(r))
+        for r in snapshot.institutions))
+
+
+def by_county(snapshot: Snapshot) -> Table:
+    columns = (Column("county_code", "区县编码", "County code"), Column("county_name", "区县名称", "County"),
+               *INDICATOR_COLUMNS)
+    return Table("counties", "区县 Counties", columns, tuple(
+        (r["county_code"], r["county_name"], *_indicator_cells(r)) for r in snapshot.counties))
+
+
+def ranking(snapshot: Snapshot) -> Table:
+    columns = (
+        Column("indicator_id", "指标编号", "Indicator ID"), Column("name_zh", "指标名称", "Indicator"),
+        Column("rank", "排名", "Rank", "count"),
+        Column("institution_code", "机构编码", "Institution code"),
+        Column("institution_name", "机构名称", "Institution"),
+        Column("numerator", "分子", "Numerator", "count"), Column("denominator", "分母", "Denominator", "count"),
+        Column("rate", "指标值(%)", "Rate (%)", "rate"), Column("target", "目标值(%)", "Target (%)", "rate"),
+        Column("met", "是否达标", "Met target"), Column("note", "说明", "Note"),
+    )
+    note = f"分母不足{RELIABLE_DENOMINATOR}，不排名 denominator under {RELIABLE_DENOMINATOR}, not ranked"
+    return Table("ranking", "排名 Ranking", columns, tuple(
+        (r["indicator_id"], r["name_zh"], r["rank"], r["institution_code"], r["institution_name"], r["numerator"],
+         r["denominator"], r["rate"], r["target"], _met(r["meets_target"]), None if r["is_reliable"] else note)
+        for r in snapshot.ranking))
+
+
+def completeness(snapshot: Snapshot) -> Table:
+    columns = (
+        Column("level", "层级", "Level"), Column("entity_code", "编码", "Code"), Column("entity_name", "名称", "Name"),
+        Column("days_expected", "应报天数", "Days expected", "count"),
+        Column("days_received", "已报天数", "Days received", "count"),
+        Column("days_late", "迟报天数", "Days late", "count"),
+        Column("days_missing", "缺报天数", "Days missing", "count"),
+        Column("completeness_rate", "完整率(%)", "Completeness (%)", "rate"),
+        Column("timeliness_rate", "及时率(%)", "Timeliness (%)", "rate"),
+        Column("missing_dates", "缺报日期", "Missing dates"),
+    )
+    return Table("completeness", "上报完整性 Completeness", columns, tuple(
+        (LEVEL_NAMES[r["level"]], r["entity_code"], r["entity_name"], r["days_expected"], r["days_received"],
+         r["days_late"], r["days_missing"], r["completeness_rate"], r["timeliness_rate"],
+         ", ".join(d.isoformat() for d in r["missing_dates"] or ()) or None)
+        for r in snapshot.completeness))
+
+
+def data_quality(snapshot: Snapshot) -> Table:
+    columns = (
+        Column("institution_code", "机构编码", "Institution code"),
+        Column("institution_name", "机构名称", "Institution"),
+        Column("quarantined_rows", "隔离行数", "Quarantined rows", "count"),
+        Column("quarantined_days", "隔离涉及天数", "Days with quarantined rows", "count"),
+        Column("quarantine_rules", "隔离规则", "Quarantine rules"),
+        Column("warning_rows", "警告行数", "Warning rows", "count"),
+        Column("warning_days", "警告涉及天数", "Days with warning rows", "count"),
+        Column("warning_rules", "警告规则", "Warning rules"),
+    )
+    return Table("data_quality", "数据质量 Data quality", columns, tuple(
+        (r["institution_code"], r["institution_name"], r["quarantined_rows"], r["quarantined_days"],
+         ", ".join(r["quarantine_rules"]) or None, r["warning_rows"], r["warning_days"],
+         ", ".join(r["warning_rules"]) or None)
+        for r in snapshot.data_quality))
+
+
+def _target_columns(snapshot: Snapshot) -> tuple[Column, ...]:
+    return tuple(Column(t["indicator_id"], f"{t['indicator_id']} {t['name_zh']}(%)", f"{t['name_en']} (%)", "rate")
+                 for t in snapshot.target_indicators)
+
+
+def trend(snapshot: Snapshot) -> Table:
+    """The region's target indicators month by month over the 12 months up to the period's end."""
+    targets = _target_columns(snapshot)
+    columns = (Column("month", "月份", "Month"), *targets)
+    return Table("trend", "趋势 Trend", columns,
+                 tuple((r["month"], *(r[c.key] for c in targets)) for r in snapshot.trend))
+
+
+def county_comparison(snapshot: Snapshot) -> Table:
+    """The target indicators of each county in the period, side by side."""
+    targets = _target_columns(snapshot)
+    rates = {(r["county_code"], r["indicator_id"]): r["rate"] for r in snapshot.counties}
+    counties = dict.fromkeys((r["county_code"], r["county_name"]) for r in snapshot.counties)
+    columns = (Column("county_code", "区县编码", "County code"), Column("county_name", "区县名称", "County"),
+               *targets)
+    return Table("county_comparison", "区县对比 County comparison", columns, tuple(
+        (code, name, *(rates.get((code, c.key)) for c in targets)) for code, name in counties))
+
+
+def extract_tables(snapshot: Snapshot) -> list[Table]:
+    """Every table of an extract, in workbook order."""
+    return [overview(snapshot), by_institution(snapshot), by_county(snapshot), ranking(snapshot),
+            completeness(snapshot), data_quality(snapshot), trend(snapshot), county_comparison(snapshot)]

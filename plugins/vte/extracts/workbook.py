@@ -1,0 +1,128 @@
+"""The extract workbook (xlsxwriter): one sheet per table, native Excel charts, byte-reproducible.
+
+Reproducible: the document properties carry the publication's time instead of the clock, the package is
+built in memory (xlsxwriter then stamps every part with a fixed 1980 date), and nothing in the sheets
+depends on when the extract ran.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+from decimal import Decimal
+from pathlib import Path
+
+import xlsxwriter
+
+from vte.extracts.query import Snapshot
+from vte.extracts.tables import Table
+
+RATE_FORMAT = "0.00"
+CHART_SIZE = {"x_scale": 2.0, "y_scale": 1.6}
+KIND_NAMES = {"preliminary": "初步 preliminary", "final": "正式 final"}
+PERIOD_NAMES = {"month": "月 month", "quarter": "季度 quarter", "year": "年 year"}
+
+
+def _width(table: Table, index: int) -> float:
+    longest = max([len(table.columns[index].header), *(len(str(row[index] or "")) for row in table.rows)])
+    return min(max(10, longest * 1.2), 60)
+
+
+def _write_table(book: xlsxwriter.Workbook, sheet, table: Table, formats: dict) -> None:
+    for col, column in enumerate(table.columns):
+        sheet.write_string(0, col, column.header, formats["header"])
+        sheet.set_column(col, col, _width(table, col), formats.get(column.kind))
+    for r, row in enumerate(table.rows, start=1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                sheet.write_number(r, col, float(value) if isinstance(value, Decimal) else value)
+            else:
+                sheet.write_string(r, col, str(value))
+    sheet.freeze_panes(1, 0)
+    if table.rows:
+        sheet.autofilter(0, 0, len(table.rows), len(table.columns) - 1)
+
+
+def _trend_chart(book: xlsxwriter.Workbook, table: Table):
+    chart = book.add_chart({"type": "line"})
+    last_row = len(table.rows)
+    for col in range(1, len(table.columns)):
+        chart.add_series({
+            "name": [table.sheet, 0, col],
+            "categories": [table.sheet, 1, 0, last_row, 0],
+            "values": [table.sheet, 1, col, last_row, col],
+            "marker": {"type": "circle"},
+        })
+    chart.set_title({"name": "目标指标近12个月趋势 Target indicators, last 12 months"})
+    chart.set_x_axis({"name": "月份 Month"})
+    chart.set_y_axis({"name": "指标值(%) Rate (%)"})
+    chart.set_legend({"position": "bottom"})
+    chart.show_blanks_as("gap")
+    return chart
+
+
+def _county_chart(book: xlsxwriter.Workbook, table: Table):
+    chart = book.add_chart({"type": "bar"})
+    last_row = len(table.rows)
+    for col in range(2, len(table.columns)):
+        chart.add_series({
+            "name": [table.sheet, 0, col],
+            "categories": [table.sheet, 1, 1, last_row, 1],
+            "values": [table.sheet, 1, col, last_row, col],
+        })
+    chart.set_title({"name": "区县目标指标对比 Target indicators by county"})
+    chart.set_x_axis({"name": "指标值(%) Rate (%)"})
+    chart.set_legend({"position": "bottom"})
+    return chart
+
+
+def _about(snapshot: Snapshot, kind: str) -> list[tuple[str, str]]:
+    publication, region, period = snapshot.publication, snapshot.region, snapshot.period
+    newest = snapshot.submissions["newest_received_at"]
+    return [
+        ("期间 Period", f"{period.label} ({PERIOD_NAMES[period.period_type]}, {period.start} – {period.end})"),
+        ("区域 Region", f"{region.code} {region.name}"),
+        ("类型 Kind", KIND_NAMES[kind]),
+        ("数据发布 Publication", f"{publication.publication_id} ({publication.run_id})"),
+        ("发布时间 Published at", publication.published_at.astimezone(timezone.utc).isoformat()),
+        ("计入指标的提交数 Submissions counted", str(snapshot.submissions["counted_submissions"])),
+        ("最新接收时间 Newest submission received", newest.astimezone(timezone.utc).isoformat() if newest else "-"),
+        ("说明 Note", "指标值 = Σ分子 / Σ分母 × 100；隔离行不计入 rate = Σ numerator / Σ denominator × 100; "
+                    "quarantined rows are held out"),
+    ]
+
+
+def write_workbook(path: Path, snapshot: Snapshot, tables: list[Table], kind: str) -> None:
+    """Write the workbook: the tables in order, charts beside the trend and the county comparison."""
+    book = xlsxwriter.Workbook(str(path), {"in_memory": True, "strings_to_numbers": False,
+                                           "strings_to_formulas": False, "strings_to_urls": False})
+    published = snapshot.publication.published_at.astimezone(timezone.utc).replace(tzinfo=None)
+    book.set_properties({
+        "title": f"VTE质控指标 {snapshot.period.label} {snapshot.region.name}",
+        "subject": f"VTE quality indicators, {snapshot.period.label}, {snapshot.region.code}",
+        "author": "VTE regional data warehouse",
+        "created": published,
+    })
+    book.set_custom_property("publication_id", str(snapshot.publication.publication_id))
+    formats = {
+        "header": book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7",
+                                   "border": 1}),
+        "rate": book.add_format({"num_format": RATE_FORMAT}),
+        "count": book.add_format({"num_format": "0"}),
+    }
+    for table in tables:
+        sheet = book.add_worksheet(table.sheet)
+        _write_table(book, sheet, table, formats)
+        anchor = xlsxwriter.utility.xl_rowcol_to_cell(1, len(table.columns) + 1)
+        if table.key == "trend":
+            sheet.insert_chart(anchor, _trend_chart(book, table), CHART_SIZE)
+        elif table.key == "county_comparison" and table.rows:
+            sheet.insert_chart(anchor, _county_chart(book, table), CHART_SIZE)
+    about = book.add_worksheet("说明 About")
+    about.set_column(0, 0, 36)
+    about.set_column(1, 1, 80)
+    for r, (item, value) in enumerate(_about(snapshot, kind)):
+        about.write_string(r, 0, item, formats["header"])
+        about.write_string(r, 1, value)
+    book.close()
