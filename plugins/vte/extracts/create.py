@@ -21,7 +21,7 @@ from vte import warehouse
 from vte.config import Settings, get_settings
 from vte.extracts import csv_files, manifest as manifests, query, tables as extract_tables
 from vte.extracts.periods import Period
-from vte.extracts.schedule import resolve_kind
+from vte.extracts.schedule import due_extracts, resolve_kind
 from vte.extracts.workbook import write_workbook
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -86,3 +86,15 @@ def create_extract(period: Period, region_code: str | None = None, kind: str | N
                                                        encoding="utf-8"))
         _audit(conn, actor, directory, manifest)
     return Extract(directory, files, manifest_path, manifest)
+
+
+def create_due_extracts(day: date, *, actor: str, settings: Settings | None = None) -> list[Extract]:
+    """The extracts due on ``day``: each for the province and for every city with reporting institutions."""
+    due = due_extracts(day)
+    if not due:
+        return []
+    with warehouse.connect(settings, autocommit=True) as conn:
+        province = query.default_region(conn)
+        cities = query.reporting_cities(conn)
+    return [create_extract(item.period, region, item.kind, actor=actor, today=day, settings=settings)
+            for item in due for region in (province.code, *cities)]

@@ -274,6 +274,12 @@ def default_region(conn: psycopg.Connection) -> Region:
     return find_region(conn, rows[0][0])
 
 
+def reporting_cities(conn: psycopg.Connection) -> list[str]:
+    """Codes of the cities that have registered institutions."""
+    return [r[0] for r in conn.execute(
+        f"select distinct city_code from {MARTS_SCHEMA}.dim_institutions where city_code is not null order by 1")]
+
+
 def _trend(conn, params: dict, period: Period, targets: list[dict]) -> list[dict]:
     months = trailing_months(period.end, TREND_MONTHS)
     rates = {(r["month_start"], r["indicator_id"]): r["rate"]
