@@ -1,0 +1,219 @@
+"""The extract workbook and CSV files hold what the published marts say, for the period and the region."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from datetime import timezone
+from decimal import Decimal
+
+import pytest
+
+from vte.extracts.create import create_extract
+from vte.extracts.manifest import file_sha256
+from vte.extracts.periods import parse_period
+from vte.publish import current_publication
+
+from extract_support import MONTH, sheet_records
+
+pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to build
+
+SHEETS = ["概览 Overview", "机构明细 Institutions", "区县 Counties", "排名 Ranking", "上报完整性 Completeness",
+          "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "说明 About"]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _as_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _indicator_values(conn, level: str, code: str, period_type: str, period_start) -> dict[str, tuple]:
+    rows = conn.execute(
+        "select indicator_id, numerator, denominator, rate, target, meets_target, rate_same_period_last_year"
+        " from marts.fct_indicator_values where level = %s and entity_code = %s and period_type = %s"
+        " and period_start = %s", (level, code, period_type, period_start)).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _check_indicator_row(record: dict, expected: tuple) -> None:
+    numerator, denominator, rate, target, meets, last_year = expected
+    assert record["分子 Numerator"] == numerator
+    assert record["分母 Denominator"] == denominator
+    assert record["指标值(%) Rate (%)"] == _as_float(rate)
+    assert record["目标值(%) Target (%)"] == _as_float(target)
+    assert record["是否达标 Met target"] == {True: "达标 met", False: "未达标 not met", None: None}[meets]
+    assert record["去年同期(%) Same period last year (%)"] == _as_float(last_year)
+    change = None if rate is None or last_year is None else float(rate - last_year)
+    assert record["同比变化(百分点) Change (percentage points)"] == change
+
+
+def test_the_workbook_has_every_sheet_with_bilingual_headers(province_month):
+    workbook = province_month.files[0]
+    assert workbook.suffix == ".xlsx"
+    import openpyxl
+
+    book = openpyxl.load_workbook(workbook, read_only=True)
+    assert book.sheetnames == SHEETS
+    for name in SHEETS[:-1]:
+        headers = next(book[name].iter_rows(max_row=1, values_only=True))
+        for header in headers:
+            last_chinese = max((m.end() for m in CJK.finditer(header)), default=None)
+            assert last_chinese and re.search("[A-Za-z]{2}", header[last_chinese:]), \
+                f"{name}: {header!r} is not Chinese then English"
+
+
+def test_overview_equals_the_published_indicator_values(province_month, marts):
+    period = parse_period(MONTH)
+    expected = _indicator_values(marts, "province", "330000", "month", period.start)
+    indicators = dict(marts.execute("select indicator_id, is_supplementary from marts.dim_indicators").fetchall())
+    overview = sheet_records(province_month.files[0], "概览 Overview")
+    assert [r["指标编号 Indicator ID"] for r in overview] == \
+        sorted(indicators, key=lambda i: (indicators[i], i))
+    assert len([i for i in indicators if not indicators[i]]) == 18 and len(indicators) == 23
+    for record in overview:
+        indicator = record["指标编号 Indicator ID"]
+        _check_indicator_row(record, expected[indicator])
+        assert (record["补充指标 Supplementary"] is not None) == indicators[indicator]
+
+
+def test_institution_and_county_sheets_equal_the_marts(province_month, marts, published_pipeline):
+    start = parse_period(MONTH).start
+    institutions = sheet_records(province_month.files[0], "机构明细 Institutions")
+    assert {r["机构编码 Institution code"] for r in institutions} == {i.code for i in published_pipeline.institutions}
+    for record in institutions:
+        expected = _indicator_values(marts, "institution", record["机构编码 Institution code"], "month", start)
+        _check_indicator_row(record, expected[record["指标编号 Indicator ID"]])
+    counties = sheet_records(province_month.files[0], "区县 Counties")
+    assert {r["区县编码 County code"] for r in counties} == {i.county_code for i in published_pipeline.institutions}
+    for record in counties:
+        expected = _indicator_values(marts, "county", record["区县编码 County code"], "month", start)
+        _check_indicator_row(record, expected[record["指标编号 Indicator ID"]])
+
+
+def test_ranking_orders_reliable_denominators_and_flags_small_ones(province_month, marts):
+    ranking = sheet_records(province_month.files[0], "排名 Ranking")
+    targets = dict(marts.execute(
+        "select indicator_id, higher_is_better from marts.dim_indicators where target_rate is not null").fetchall())
+    assert set(targets) == {"B.1.1", "B.1.4", "B.2.2"}
+    assert {r["指标编号 Indicator ID"] for r in ranking} == set(targets)
+    start = parse_period(MONTH).start
+    for indicator, higher_is_better in targets.items():
+        rows = [r for r in ranking if r["指标编号 Indicator ID"] == indicator]
+        values = {code: v for code, v in marts.execute(
+            "select entity_code, rate from marts.fct_indicator_values where level = 'institution'"
+            " and period_type = 'month' and period_start = %s and indicator_id = %s", (start, indicator))}
+        assert {r["机构编码 Institution code"] for r in rows} == set(values)
+        _check_ranks(rows, higher_is_better)
+
+
+def _check_ranks(rows: list[dict], higher_is_better: bool) -> None:
+    reliable = [r for r in rows if r["分母 Denominator"] >= 20 and r["指标值(%) Rate (%)"] is not None]
+    unreliable = [r for r in rows if r not in reliable]
+    assert rows == reliable + unreliable, "flagged rows come after the ranked ones"
+    assert all(r["排名 Rank"] is None and "不排名" in r["说明 Note"] for r in unreliable)
+    assert all(r["说明 Note"] is None for r in reliable)
+    best_first = sorted(r["指标值(%) Rate (%)"] for r in reliable)[::-1 if higher_is_better else 1]
+    assert [r["指标值(%) Rate (%)"] for r in reliable] == best_first
+    for r in reliable:
+        better = [o for o in reliable
+                  if (o["指标值(%) Rate (%)"] > r["指标值(%) Rate (%)"]) == higher_is_better
+                  and o["指标值(%) Rate (%)"] != r["指标值(%) Rate (%)"]]
+        assert r["排名 Rank"] == len(better) + 1
+
+
+def test_completeness_and_data_quality_equal_the_marts(province_month, marts, published_pipeline):
+    start = parse_period(MONTH).start
+    completeness = sheet_records(province_month.files[0], "上报完整性 Completeness")
+    expected = {r[0]: r[1:] for r in marts.execute(
+        "select entity_code, days_expected, days_received, days_late, days_missing, missing_dates"
+        " from marts.fct_reporting_completeness where period_type = 'month' and period_start = %s"
+        " and (level = 'institution' or entity_code = '330000')", (start,))}
+    assert [r["编码 Code"] for r in completeness] == ["330000", *sorted(i.code for i in published_pipeline.institutions)]
+    for record in completeness:
+        days_expected, received, late, missing, missing_dates = expected[record["编码 Code"]]
+        assert (record["应报天数 Days expected"], record["已报天数 Days received"], record["迟报天数 Days late"],
+                record["缺报天数 Days missing"]) == (days_expected, received, late, missing)
+        listed = record["缺报日期 Missing dates"]
+        assert (listed.split(", ") if listed else []) == [d.isoformat() for d in missing_dates or []]
+
+    quality = {r["机构编码 Institution code"]: r for r in sheet_records(province_month.files[0], "数据质量 Data quality")}
+    for table, column in (("fct_quarantined_rows", "隔离行数 Quarantined rows"),
+                          ("fct_warning_rows", "警告行数 Warning rows")):
+        counts = dict(marts.execute(
+            f"select institution_code, count(*) from marts.{table} where report_date between %s and %s"
+            " group by 1", (start, parse_period(MONTH).end)).fetchall())
+        assert {code: r[column] for code, r in quality.items()} == \
+            {i.code: counts.get(i.code, 0) for i in published_pipeline.institutions}
+
+
+def test_trend_covers_twelve_months_and_both_charts_are_native(province_month, marts):
+    trend = sheet_records(province_month.files[0], "趋势 Trend")
+    assert [r["月份 Month"] for r in trend] == [f"2025-{m:02d}" for m in range(4, 13)] + \
+        [f"2026-{m:02d}" for m in range(1, 4)]
+    published = {(f"{r[0]:%Y-%m}", r[1]): float(r[2]) for r in marts.execute(
+        "select period_start, indicator_id, rate from marts.fct_indicator_values where level = 'province'"
+        " and period_type = 'month' and indicator_id in ('B.1.1', 'B.1.4', 'B.2.2') and rate is not null")}
+    for record in trend:
+        for header, value in record.items():
+            if header != "月份 Month":
+                assert value == published.get((record["月份 Month"], header.split(" ")[0])), (record, header)
+    with zipfile.ZipFile(province_month.files[0]) as package:
+        charts = sorted(n for n in package.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+        kinds = [re.findall(r"<c:(lineChart|barChart)>", package.read(n).decode()) for n in charts]
+    assert sorted(k for found in kinds for k in found) == ["barChart", "lineChart"]
+
+
+def test_csv_files_hold_the_same_tables_with_a_byte_order_mark(province_month):
+    by_name = {p.name: p for p in province_month.files}
+    for csv_name, sheet in (("overview.csv", "概览 Overview"), ("ranking.csv", "排名 Ranking"),
+                            ("institutions.csv", "机构明细 Institutions")):
+        raw = by_name[csv_name].read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        records = sheet_records(province_month.files[0], sheet)
+        assert rows[0] == list(records[0])
+        assert len(rows) - 1 == len(records)
+        for row, record in zip(rows[1:], records):
+            for text, value in zip(row, record.values()):
+                assert (text == "") if value is None else (Decimal(text) == Decimal(str(value))
+                                                          if isinstance(value, (int, float)) else text == value)
+
+
+def test_manifest_names_the_publication_the_files_and_is_audited(province_month, marts):
+    manifest = json.loads(province_month.manifest_path.read_text(encoding="utf-8"))
+    publication = current_publication(marts)
+    assert manifest["publication"]["publication_id"] == publication.publication_id
+    assert manifest["publication"]["run_id"] == publication.run_id
+    assert manifest["period"] == {"label": MONTH, "type": "month", "start": "2026-03-01", "end": "2026-03-31"}
+    assert (manifest["region"]["code"], manifest["kind"]) == ("330000", "final")
+    assert province_month.directory.parts[-3:] == (MONTH, "330000", "final")
+    assert [f["name"] for f in manifest["files"]] == [p.name for p in province_month.files]
+    assert all(f["sha256"] == file_sha256(province_month.directory / f["name"]) for f in manifest["files"])
+    counted, newest = marts.execute(
+        "select count(distinct submission_id), max(received_at) from marts.fct_department_days"
+        " where report_date between '2026-03-01' and '2026-03-31'").fetchone()
+    assert manifest["submissions"]["counted_submissions"] == counted
+    assert manifest["submissions"]["newest_received_at"] == newest.astimezone(timezone.utc).isoformat()
+    assert manifest["generator"]["name"] == "vte-warehouse" and manifest["generator"]["version"]
+    audited = marts.execute(
+        "select details from ops.admin_audit where action = 'extract.create' and subject = %s",
+        (str(province_month.directory),)).fetchall()
+    assert any(d["content_sha256"] == manifest["content_sha256"] for (d,) in audited)
+
+
+def test_a_city_extract_holds_only_its_institutions(published_pipeline, marts):
+    city, = marts.execute("select city_code from marts.dim_institutions where institution_code = %s",
+                          (published_pipeline.institutions[0].code,)).fetchone()
+    members = {r[0] for r in marts.execute(
+        "select institution_code from marts.dim_institutions where city_code = %s", (city,))}
+    extract = create_extract(parse_period("2026Q1"), city, actor="test", settings=published_pipeline.settings)
+    assert extract.directory.parts[-3:] == ("2026Q1", city, "final")
+    overview = sheet_records(extract.files[0], "概览 Overview")
+    expected = _indicator_values(marts, "city", city, "quarter", parse_period("2026Q1").start)
+    for record in overview:
+        _check_indicator_row(record, expected[record["指标编号 Indicator ID"]])
+    institutions = sheet_records(extract.files[0], "机构明细 Institutions")
+    assert {r["机构编码 Institution code"] for r in institutions} == members
