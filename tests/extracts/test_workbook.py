@@ -17,7 +17,7 @@ from vte.extracts.manifest import file_sha256
 from vte.extracts.periods import parse_period
 from vte.publish import current_publication
 
-from extract_support import MONTH, sheet_records
+from extract_support import MONTH, check_ranks, sheet_records
 
 pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to build
 
@@ -106,22 +106,7 @@ def test_ranking_orders_reliable_denominators_and_flags_small_ones(province_mont
             "select entity_code, rate from marts.fct_indicator_values where level = 'institution'"
             " and period_type = 'month' and period_start = %s and indicator_id = %s", (start, indicator))}
         assert {r["机构编码 Institution code"] for r in rows} == set(values)
-        _check_ranks(rows, higher_is_better)
-
-
-def _check_ranks(rows: list[dict], higher_is_better: bool) -> None:
-    reliable = [r for r in rows if r["分母 Denominator"] >= 20 and r["指标值(%) Rate (%)"] is not None]
-    unreliable = [r for r in rows if r not in reliable]
-    assert rows == reliable + unreliable, "flagged rows come after the ranked ones"
-    assert all(r["排名 Rank"] is None and "不排名" in r["说明 Note"] for r in unreliable)
-    assert all(r["说明 Note"] is None for r in reliable)
-    best_first = sorted(r["指标值(%) Rate (%)"] for r in reliable)[::-1 if higher_is_better else 1]
-    assert [r["指标值(%) Rate (%)"] for r in reliable] == best_first
-    for r in reliable:
-        better = [o for o in reliable
-                  if (o["指标值(%) Rate (%)"] > r["指标值(%) Rate (%)"]) == higher_is_better
-                  and o["指标值(%) Rate (%)"] != r["指标值(%) Rate (%)"]]
-        assert r["排名 Rank"] == len(better) + 1
+        check_ranks(rows, higher_is_better)
 
 
 def test_completeness_and_data_quality_equal_the_marts(province_month, marts, published_pipeline):
