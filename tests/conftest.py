@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
-from vte import regions, warehouse
-from vte.config import get_settings
+from vte import client, generator, pipeline, regions, warehouse
+from vte.config import Settings, get_settings
+from vte.excel.template import filled_workbook
 
 # Tests run the real `vte`, `dbt` and `airflow` commands of this virtual environment.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
@@ -48,3 +56,108 @@ def db(warehouse_url) -> psycopg.Connection:
 @pytest.fixture(scope="session")
 def settings(vte_home):
     return get_settings()
+
+
+# --- The whole product once: generator data over real HTTP (JSON and Excel) → `vte pipeline run` ---------
+
+E2E_START, E2E_END = date(2025, 9, 1), date(2026, 10, 31)
+E2E_INSTITUTIONS, E2E_SEED = 6, 20251
+E2E_EXCEL_DAYS = 10  # the first institution reports its last days through the Excel upload
+INTAKE_ENV = {"VTE_INTAKE_RATE": "10000", "VTE_INTAKE_BURST": "10000", "VTE_INTAKE_ACCOUNTS_REFRESH": "1"}
+
+
+@dataclass
+class PublishedPipeline:
+    settings: Settings
+    institutions: list
+    start: date
+    end: date
+    credentials: dict  # institution code -> registry.Credentials
+    intake_url: str
+    accepted: dict = field(default_factory=dict)  # (institution code, date) -> data rows of the newest version
+    refused: int = 0
+    excel_dates: list = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_intake(home: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    log = open(home / f"intake-{port}.log", "ab")
+    proc = subprocess.Popen(["vte", "serve", "--port", str(port)], env=os.environ | INTAKE_ENV | {"VTE_HOME": str(home)},
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    proc.terminate()
+    raise RuntimeError(f"the intake service did not become ready; see {log.name}")
+
+
+@pytest.fixture(scope="session")
+def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
+    """A warehouse of its own (no other test writes to it), filled through the real interfaces and published.
+
+    Tests that read it run with ``in_published_home`` so that the product's commands find it.
+    """
+    settings = Settings(home=tmp_path_factory.mktemp("published"), warehouse_url=None)
+    with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
+        regions.load_bundled(conn)
+        institutions = generator.synthetic_institutions(E2E_INSTITUTIONS, E2E_SEED, E2E_START)
+        credentials = generator.register_institutions(conn, institutions, settings)
+    intake, intake_url = _start_intake(settings.home)
+    result = PublishedPipeline(settings, institutions, E2E_START, E2E_END, credentials, intake_url)
+    try:
+        _submit_through_the_interfaces(result)
+        assert pipeline.run_once(settings), "vte pipeline run failed: see the output above"
+        yield result
+    finally:
+        intake.terminate()
+        intake.wait(timeout=30)
+        warehouse.stop(settings)
+
+
+def _submit_through_the_interfaces(result: PublishedPipeline) -> None:
+    defects = generator.Defects(refusable=0.02, quarantine=0.01, warning=0.02)
+    submissions = list(generator.iter_submissions(result.institutions, result.start, result.end, E2E_SEED, defects))
+    excel_code = result.institutions[0].code
+    excel_from = (result.end - timedelta(days=E2E_EXCEL_DAYS - 1)).isoformat()
+    by_excel = [s for s in submissions if s.institution_code == excel_code and s.date >= excel_from
+                and not (s.defect or "").startswith("refusable")]
+    by_json = [s for s in submissions if s not in by_excel]
+
+    def send(sub):
+        creds = result.credentials[sub.institution_code]
+        return sub, client.submit(result.intake_url, creds.access_key, creds.access_secret,
+                                  {"date": sub.date, "data": sub.data})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for sub, answer in pool.map(send, by_json):
+            if answer["code"] == 0:
+                result.accepted[(sub.institution_code, sub.date)] = sub.data
+            else:
+                result.refused += 1
+
+    payloads = [{"date": s.date, "data": s.data} for s in by_excel]
+    creds = result.credentials[excel_code]
+    answer = client.upload(result.intake_url, creds.access_key, creds.access_secret, "last-days.xlsx",
+                           filled_workbook(payloads))
+    assert answer["code"] == 0, answer
+    for payload in payloads:
+        result.accepted[(excel_code, payload["date"])] = payload["data"]
+    result.excel_dates = [p["date"] for p in payloads]
+
+
+@pytest.fixture
+def in_published_home(published_pipeline, monkeypatch) -> PublishedPipeline:
+    """Run the test against the published pipeline's VTE_HOME (its warehouse, landing zone, exports)."""
+    monkeypatch.setenv("VTE_HOME", str(published_pipeline.settings.home))
+    return published_pipeline

@@ -41,6 +41,10 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # Cosmos caches `dbt ls` output in an Airflow Variable: parsing stays cheap on every task start.
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
+        # No usage reports: the warehouse's hosts have no way out, and no business phoning home.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+        "DO_NOT_TRACK": "true",
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
     }
 

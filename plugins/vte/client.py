@@ -13,9 +13,10 @@ import httpx
 
 from vte.intake.signing import sign
 
-__all__ = ["sign", "submit", "endpoint", "SubmitError"]
+__all__ = ["sign", "submit", "upload", "endpoint", "SubmitError"]
 
 SUBMIT_PATH = "/xt/api/submit"
+UPLOAD_PATH = "/xt/api/upload"
 
 
 class SubmitError(RuntimeError):
@@ -43,6 +44,23 @@ def submit(url: str, access_key: str, secret: str, payload: dict, *, dry_run: bo
     verify_arg = str(verify) if isinstance(verify, Path) else verify
     response = httpx.post(endpoint(url), json=envelope(access_key, secret, payload, timestamp),
                           params={"dryRun": "true"} if dry_run else None, timeout=timeout, verify=verify_arg)
+    return _result(response)
+
+
+def upload(url: str, access_key: str, secret: str, file_name: str, content: bytes, *, timeout: float = 120.0,
+           verify: bool | str | Path = True) -> dict:
+    """Upload an Excel workbook (one submission per date in it); returns the ``{"code", "message", "data"}`` result."""
+    timestamp = int(time.time())
+    response = httpx.post(
+        url.rstrip("/") + UPLOAD_PATH,
+        data={"accessKey": access_key, "timestamp": str(timestamp), "sign": sign(access_key, secret, timestamp)},
+        files={"file": (file_name, content, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")},
+        timeout=timeout, verify=str(verify) if isinstance(verify, Path) else verify,
+    )
+    return _result(response)
+
+
+def _result(response: httpx.Response) -> dict:
     try:
         result = response.json()
     except ValueError:

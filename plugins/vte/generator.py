@@ -31,7 +31,7 @@ import psycopg
 from tqdm import tqdm
 
 from vte import domain, registry
-from vte.config import REFERENCE_DIR
+from vte.config import REFERENCE_DIR, Settings
 
 REGION_FILE = REFERENCE_DIR / "regions" / "330000_2023.csv"
 INSTITUTIONS_FILE = "institutions.csv"
@@ -729,7 +729,7 @@ def already_registered(conn: psycopg.Connection, institutions: Iterable[Syntheti
 
 
 def register_institutions(
-    conn: psycopg.Connection, institutions: Iterable[SyntheticInstitution]
+    conn: psycopg.Connection, institutions: Iterable[SyntheticInstitution], settings: Settings | None = None
 ) -> dict[str, registry.Credentials]:
     """Register every institution and open its account, all or none; refuses if any code is already registered."""
     institutions = list(institutions)
@@ -744,7 +744,7 @@ def register_institutions(
         return {
             inst.code: registry.register(conn, code=inst.code, name=inst.name, level=inst.level,
                                          county_code=inst.county_code, community=inst.community,
-                                         joined_on=inst.joined_on)
+                                         joined_on=inst.joined_on, settings=settings)
             for inst in institutions
         }
 

@@ -126,3 +126,18 @@ def build_template() -> bytes:
     _write_instructions_sheet(book)
     book.close()
     return buffer.getvalue()
+
+
+def filled_workbook(payloads: list[dict]) -> bytes:
+    """The template filled with submissions ({"date", "data"}), as a hospital's export would be."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(build_template()))
+    sheet = book[DATA_SHEET]
+    header = [cell.value for cell in sheet[1]]
+    for payload in payloads:
+        for row in payload["data"]:
+            sheet.append([date.fromisoformat(payload["date"]), *(row[name] for name in header[1:])])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
