@@ -1,0 +1,128 @@
+"""Intake: sustained accepted submissions/s and latency at a fixed offered load, against /healthz on the same server.
+
+The service runs as `vte serve --workers N` in its own process group on loopback, on the stage's scratch
+home; the load generator (``vte.bench.loadgen``) is another process on the same 2 cores, so it competes with
+the server for CPU: the figures are what one machine does with both on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from vte import warehouse
+from vte.bench import data
+from vte.bench.common import Measure, Scale, StageResult, Target, free_port, scratch
+from vte.bench.loadgen import HEALTH_PATH, SUBMIT_PATH
+from vte.config import Settings
+
+ROWS_PER_SUBMISSION = 30
+THROUGHPUT_TARGET = Target("figure", ">=", 2000, "≥ 2,000 /s")
+LATENCY_TARGET = Target("figure", "<", 50, "p99 < 50 ms")
+GRACE_SECONDS = 5  # how long after the last request is due its answers are waited for
+
+
+def _start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen:
+    log = open(settings.home / "intake.log", "ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vte.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=os.environ | {"VTE_HOME": str(settings.home)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the intake service exited with {server.returncode}; see {settings.home}/intake.log")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    _stop(server)
+    raise RuntimeError("the intake service was not ready within 60 s")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def _accounts(settings: Settings, count: int) -> list[list[str]]:
+    """[accessKey, accessSecret, JSON text of 30 department rows] per registered institution."""
+    insts = data.institutions(count, min_departments=ROWS_PER_SUBMISSION)
+    yesterday = date.today() - timedelta(days=1)
+    with warehouse.connect(settings, autocommit=True) as conn:
+        credentials = data.register(conn, insts, settings)
+    accounts = []
+    for sub in data.submissions(insts, yesterday, yesterday):
+        creds = credentials[sub.institution_code]
+        rows = json.dumps(sub.data[:ROWS_PER_SUBMISSION], ensure_ascii=False, separators=(",", ":"))
+        accounts.append([creds.access_key, creds.access_secret, rows])
+    return accounts
+
+
+def _run_load(settings: Settings, spec: dict) -> dict:
+    spec_path = settings.home / "loadgen-spec.json"
+    spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "vte.bench.loadgen", str(spec_path)], capture_output=True,
+                          text=True, timeout=spec["duration"] * 4 + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def run(scale: Scale, bench_home: Path) -> StageResult:
+    with scratch(bench_home, "intake") as settings:
+        accounts = _accounts(settings, scale.intake_institutions)
+        # Enough distinct (account, date) pairs for a closed run at several times the target, plus the open run.
+        needed = int(scale.intake_seconds * (3 * THROUGHPUT_TARGET.value + scale.intake_rate))
+        days = needed // len(accounts) + 2
+        dates = [(date.today() - timedelta(days=1 + n)).isoformat() for n in range(days)]
+        port = free_port()
+        server = _start_server(settings, port, scale.intake_workers)
+        try:
+            base = {"url": f"http://127.0.0.1:{port}", "accounts": accounts, "dates": dates,
+                    "duration": scale.intake_seconds}
+            closed = {"mode": "closed", "concurrency": scale.intake_concurrency,
+                      "connections": scale.intake_concurrency}
+            opened = {"mode": "open", "rate": scale.intake_rate, "grace": GRACE_SECONDS}
+            health_closed = _run_load(settings, {**base, **closed, "path": HEALTH_PATH, "offset": 0})
+            submit_closed = _run_load(settings, {**base, **closed, "path": SUBMIT_PATH, "offset": 0})
+            offset = -(-submit_closed["sent"] // len(accounts))  # the open run starts at dates not used yet
+            health_open = _run_load(settings, {**base, **opened, "path": HEALTH_PATH, "offset": 0})
+            submit_open = _run_load(settings, {**base, **opened, "path": SUBMIT_PATH, "offset": offset})
+        finally:
+            _stop(server)
+        landed = sum(1 for _ in settings.landing_dir.rglob("v*.json"))
+
+    accepted_per_s = submit_closed["succeeded"] / submit_closed["elapsed"]
+    health_per_s = health_closed["succeeded"] / health_closed["elapsed"]
+    measures = [
+        Measure("accepted submissions/s (closed loop)", accepted_per_s, "/s",
+                "/healthz answers/s, same server and load", health_per_s, "/s", THROUGHPUT_TARGET),
+        Measure(f"p50 latency at {scale.intake_rate:.0f}/s offered", submit_open["p50_ms"], "ms",
+                f"/healthz p50 at {scale.intake_rate:.0f}/s", health_open["p50_ms"], "ms"),
+        Measure(f"p99 latency at {scale.intake_rate:.0f}/s offered", submit_open["p99_ms"], "ms",
+                f"/healthz p99 at {scale.intake_rate:.0f}/s", health_open["p99_ms"], "ms", LATENCY_TARGET),
+    ]
+    details = {
+        "server_workers": scale.intake_workers, "accounts": len(accounts), "rows_per_submission": ROWS_PER_SUBMISSION,
+        "seconds_per_run": scale.intake_seconds, "concurrency": scale.intake_concurrency,
+        "documents_landed": landed, "load_generator": "one process, httpx asyncio, loopback, same 2 cores",
+        "runs": {"healthz_closed": health_closed, "submit_closed": submit_closed, "healthz_open": health_open,
+                 "submit_open": submit_open},
+    }
+    return StageResult("intake", "done", measures, details)

@@ -1,0 +1,74 @@
+"""Transform: the daily incremental `dbt build` on empty history and on a year of it, and a full rebuild.
+
+One warehouse: day D0 is loaded and built on an otherwise empty history (a); then a year of history after it
+is copied straight into raw and built (setup, not timed); then the next new day is landed, loaded and built
+(b). The figure is (b), the baseline (a): their ratio says how the daily run grows with history. Last, the
+whole thing is rebuilt with ``--full-refresh``. Only dbt is timed; the new days go through the landing zone
+and the loader as in production.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from vte import warehouse
+from vte.bench import data
+from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scratch
+from vte.config import Settings
+from vte.dbt import run_dbt
+from vte.ingest import load_landing_zone
+from vte.landing import LandingZone
+
+INCREMENTAL_TARGET = Target("ratio", "<=", 1.5, "ratio ≤ 1.5")
+REBUILD_TARGET = Target("figure", "<=", 300, "≤ 5 min")
+
+
+def _build(settings: Settings, as_of: date, *extra: str) -> float:
+    with Stopwatch() as watch:
+        run_dbt(["build", *extra], vars={"as_of_date": as_of.isoformat()}, settings=settings)
+    return watch.seconds
+
+
+def _land_and_load(settings: Settings, insts: list, day: date, keys: dict[str, str]) -> int:
+    _, rows = data.land(settings, data.submissions(insts, day, day), keys)
+    with warehouse.connect(settings, autocommit=True) as conn:
+        report = load_landing_zone(conn, LandingZone(settings=settings))
+    if report.corrupt:
+        raise RuntimeError(f"the loader found corrupt documents: {report}")
+    return rows
+
+
+def run(scale: Scale, bench_home: Path) -> StageResult:
+    new_day = date.today() - timedelta(days=1)
+    history_last = new_day - timedelta(days=1)
+    history_first = history_last - timedelta(days=scale.transform_history_days - 1)
+    first_day = history_first - timedelta(days=1)
+    with scratch(bench_home, "transform") as settings:
+        insts = data.institutions(scale.transform_institutions)
+        with warehouse.connect(settings, autocommit=True) as conn:
+            keys = {code: c.access_key for code, c in data.register(conn, insts, settings).items()}
+        setup_empty = _build(settings, first_day)  # seeds, views and empty incremental tables
+        first_rows = _land_and_load(settings, insts, first_day, keys)
+        on_empty = _build(settings, first_day)
+        with Stopwatch() as history_copy, warehouse.connect(settings, autocommit=True) as conn:
+            history_submissions, history_rows = data.copy_into_raw(
+                conn, data.submissions(insts, history_first, history_last), keys)
+        history_build = _build(settings, history_last)
+        new_rows = _land_and_load(settings, insts, new_day, keys)
+        on_history = _build(settings, new_day)
+        full_refresh = _build(settings, new_day, "--full-refresh")
+    measures = [
+        Measure(f"daily build, {scale.transform_history_days} days of history", on_history, "s",
+                "daily build, empty history", on_empty, "s", INCREMENTAL_TARGET),
+        Measure(f"full rebuild (--full-refresh), {scale.transform_history_days + 2} days", full_refresh, "s",
+                "daily build on that history", on_history, "s", REBUILD_TARGET),
+    ]
+    details = {
+        "institutions": len(insts), "first_day_rows": first_rows, "new_day_rows": new_rows,
+        "history_submissions": history_submissions, "history_rows": history_rows,
+        "untimed_setup_seconds": {"first_build_empty": setup_empty, "history_copy": history_copy.seconds,
+                                  "history_first_build": history_build},
+        "dbt_threads": 4, "command": "dbt build (seeds, models, tests, unit tests) in-process via vte.dbt.run_dbt",
+    }
+    return StageResult("transform", "done", measures, details)
