@@ -9,6 +9,7 @@ from vte.cli import pipeline, stack
 from vte.cli import intake
 from vte.cli import gate as gate_command
 from vte.cli import extract as extract_command
+from vte.cli import bench as bench_command
 
 app = typer.Typer(
     help="VTE quality-control regional data warehouse.",
@@ -28,3 +29,4 @@ intake.register(app)
 app.command("excel-template")(excel_command.excel_template)
 app.add_typer(gate_command.app, name="gate")
 app.command("extract")(extract_command.extract)
+app.command("bench")(bench_command.bench)
