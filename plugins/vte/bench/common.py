@@ -21,7 +21,7 @@ class Scale:
     intake_institutions: int
     intake_seconds: float  # each of the four intake runs
     intake_rate: float  # fixed offered load of the latency run, submissions/s
-    intake_concurrency: int  # connections of the throughput run
+    intake_concurrency: int  # connections of every run (httpx's pool slows down past a few dozen)
     intake_workers: int  # intake server worker processes
     ingest_institutions: int
     ingest_days: int
@@ -33,11 +33,11 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale("small", intake_institutions=100, intake_seconds=5, intake_rate=500, intake_concurrency=32,
+    "small": Scale("small", intake_institutions=100, intake_seconds=5, intake_rate=500, intake_concurrency=8,
                    intake_workers=2, ingest_institutions=20, ingest_days=10, transform_institutions=20,
                    transform_history_days=60, excel_rows=10_000, extract_institutions=20, e2e_institutions=20),
     "province": Scale("province", intake_institutions=700, intake_seconds=30, intake_rate=500,
-                      intake_concurrency=32, intake_workers=2, ingest_institutions=700, ingest_days=7,
+                      intake_concurrency=8, intake_workers=2, ingest_institutions=700, ingest_days=7,
                       transform_institutions=700, transform_history_days=365, excel_rows=10_000,
                       extract_institutions=700, e2e_institutions=700),
 }

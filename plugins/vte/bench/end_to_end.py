@@ -76,7 +76,7 @@ def _wait_for_publication(settings: Settings, day: date, rows: int, accepted_at:
 def _direct_pipeline(settings: Settings, day: date) -> None:
     with warehouse.connect(settings, autocommit=True) as conn:
         load_landing_zone(conn, LandingZone(settings=settings))
-    run_dbt(["build"], vars={"marts_schema": CANDIDATE}, settings=settings)
+    run_dbt(["--quiet", "build"], vars={"marts_schema": CANDIDATE}, settings=settings)
     run_id = f"bench-direct-{uuid.uuid4()}"
     for stage, schema in (("staged", "stg"), ("marts", CANDIDATE)):
         result = gate.run_gate(stage, schema, run_id, published_schema=PUBLISHED)

@@ -26,7 +26,7 @@ def _publish_month(settings, insts: list, first: date, last: date) -> int:
     with warehouse.connect(settings, autocommit=True) as conn:
         keys = {code: c.access_key for code, c in data.register(conn, insts, settings).items()}
         _, rows = data.copy_into_raw(conn, data.submissions(insts, first, last), keys)
-    run_dbt(["build"], vars={"as_of_date": last.isoformat(), "marts_schema": CANDIDATE}, settings=settings)
+    run_dbt(["--quiet", "build"], vars={"as_of_date": last.isoformat(), "marts_schema": CANDIDATE}, settings=settings)
     run_id = f"bench-{uuid.uuid4()}"
     result = gate.run_gate("marts", CANDIDATE, run_id, published_schema=PUBLISHED)
     result.raise_for_failure()

@@ -95,9 +95,9 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
         server = _start_server(settings, port, scale.intake_workers)
         try:
             base = {"url": f"http://127.0.0.1:{port}", "accounts": accounts, "dates": dates,
-                    "duration": scale.intake_seconds}
-            closed = {"mode": "closed", "concurrency": scale.intake_concurrency,
-                      "connections": scale.intake_concurrency}
+                    "duration": scale.intake_seconds,
+                    "connections": scale.intake_concurrency}
+            closed = {"mode": "closed", "concurrency": scale.intake_concurrency}
             opened = {"mode": "open", "rate": scale.intake_rate, "grace": GRACE_SECONDS}
             health_closed = _run_load(settings, {**base, **closed, "path": HEALTH_PATH, "offset": 0})
             submit_closed = _run_load(settings, {**base, **closed, "path": SUBMIT_PATH, "offset": 0})

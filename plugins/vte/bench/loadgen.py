@@ -3,7 +3,7 @@
 httpx's asyncio client with a connection pool on loopback. Two modes:
 - closed: ``concurrency`` connections each send the next request as soon as the previous answer arrives
   (sustained throughput);
-- open: requests start at a fixed rate whatever the answers do, and each latency is counted from the moment
+- open: requests fall due at a fixed rate whatever the answers do, and each latency is counted from the moment
   the request was due, so a slow server cannot hide its queueing (no coordinated omission).
 
 Submissions are made here, from one 30-row template per account, each with its own (account, date) so every
@@ -94,39 +94,49 @@ async def closed_loop(client, path: str, requests: Requests | None, duration: fl
     return _summary(outcomes, latencies, elapsed, sum(outcomes.values()))
 
 
-async def open_loop(client, path: str, requests: Requests | None, duration: float, rate: float,
-                    grace: float) -> dict:
-    """Offer ``rate`` requests/s for ``duration`` s; answers not back ``grace`` s after the last is due count as
-    'unanswered', and a percentile that falls on them is reported as their wait so far, a lower bound."""
+async def open_loop(client, path: str, requests: Requests | None, duration: float, rate: float, grace: float,
+                    connections: int) -> dict:
+    """Offer ``rate`` requests/s for ``duration`` s over ``connections`` connections.
+
+    Request k is due at k / rate; a free connection sends it then, or at once if it is already late, and its
+    latency counts from when it was due. Requests not answered ``grace`` s after the last one was due count
+    as 'unanswered' with the wait they had so far, so a percentile that falls on them is a lower bound.
+    """
     outcomes: Counter = Counter()
     latencies: list[float] = []
     total = int(duration * rate)
     if requests and total > requests.capacity:
         raise SystemExit(f"the spec holds {requests.capacity} distinct submissions, {total} are needed")
     started = time.perf_counter()
+    give_up = started + duration + grace
+    schedule = iter(range(total))
+    answered = 0
 
-    async def one(k: int, due: float) -> None:
-        outcome, ok = await _send(client, path, requests, k)
-        outcomes[outcome] += 1
-        if ok:
-            latencies.append(time.perf_counter() - due)
+    async def connection() -> None:
+        nonlocal answered
+        for k in schedule:
+            due = started + k / rate
+            if due - time.perf_counter() > 0:
+                await asyncio.sleep(due - time.perf_counter())
+            if time.perf_counter() >= give_up:
+                return
+            outcome, ok = await _send(client, path, requests, k)
+            outcomes[outcome] += 1
+            answered += 1
+            if ok:
+                latencies.append(time.perf_counter() - due)
 
-    tasks = []
-    for k in range(total):
-        due = started + k / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(k, due)))
-    _, pending = await asyncio.wait(tasks, timeout=max(0.0, started + duration + grace - time.perf_counter()))
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    _, pending = await asyncio.wait(workers, timeout=max(0.0, give_up - time.perf_counter()))
     cutoff = time.perf_counter()
     for task in pending:
         task.cancel()
-    unanswered = len(pending)
+    await asyncio.gather(*pending, return_exceptions=True)
+    unanswered = total - answered
     if unanswered:
         outcomes["unanswered"] += unanswered
         # Each unanswered request has waited at least since it was due; the last due waited least.
-        latencies.extend(cutoff - (started + k / rate) for k in range(total - unanswered, total))
+        latencies.extend(max(0.0, cutoff - (started + k / rate)) for k in range(total - unanswered, total))
     summary = _summary(outcomes, latencies, cutoff - started, total)
     summary["succeeded"] -= unanswered
     summary["percentiles_are_lower_bounds"] = bool(unanswered)
@@ -141,7 +151,8 @@ async def main(spec: dict) -> dict:
         await client.get(HEALTH_PATH)  # open a connection before the clock starts
         if spec["mode"] == "closed":
             return await closed_loop(client, spec["path"], requests, spec["duration"], spec["concurrency"])
-        return await open_loop(client, spec["path"], requests, spec["duration"], spec["rate"], spec["grace"])
+        return await open_loop(client, spec["path"], requests, spec["duration"], spec["rate"], spec["grace"],
+                               connections)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ REBUILD_TARGET = Target("figure", "<=", 300, "≤ 5 min")
 
 def _build(settings: Settings, as_of: date, *extra: str) -> float:
     with Stopwatch() as watch:
-        run_dbt(["build", *extra], vars={"as_of_date": as_of.isoformat()}, settings=settings)
+        run_dbt(["--quiet", "build", *extra], vars={"as_of_date": as_of.isoformat()}, settings=settings)
     return watch.seconds
 
 
