@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+BROWSER := /usr/bin/chromium
+
 .PHONY: install demo test lock bench clean-state
 
 $(STAMP): requirements.lock pyproject.toml
@@ -15,11 +17,18 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# The upload page is tested in a real headless Chromium: Debian's, with a CJK font for the screenshots.
+$(BROWSER):
+	apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei
+
 demo: install
 	$(BIN)/vte demo
 
-test: install
+test: install $(BROWSER)
 	$(BIN)/pytest
+
+bench: install
+	$(BIN)/vte bench --scale province
 
 # Re-resolve the direct dependencies of requirements.in into exact pins.
 lock:

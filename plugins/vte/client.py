@@ -13,10 +13,11 @@ import httpx
 
 from vte.intake.signing import sign
 
-__all__ = ["sign", "submit", "upload", "endpoint", "SubmitError"]
+__all__ = ["sign", "submit", "upload", "fetch_feedback", "endpoint", "SubmitError"]
 
 SUBMIT_PATH = "/xt/api/submit"
 UPLOAD_PATH = "/xt/api/upload"
+FEEDBACK_PATH = "/xt/api/feedback"
 
 
 class SubmitError(RuntimeError):
@@ -68,3 +69,15 @@ def _result(response: httpx.Response) -> dict:
     if not isinstance(result, dict) or "code" not in result:
         raise SubmitError(f"HTTP {response.status_code}: unexpected answer {str(result)[:200]!r}")
     return result
+
+
+def fetch_feedback(url: str, access_key: str, secret: str, report_date: str | None = None, *, timeout: float = 60.0,
+                   verify: bool | str | Path = True) -> dict:
+    """The institution's latest feedback report (narrowed to one report date when given)."""
+    timestamp = int(time.time())
+    params = {"accessKey": access_key, "timestamp": timestamp, "sign": sign(access_key, secret, timestamp)}
+    if report_date:
+        params["date"] = report_date
+    response = httpx.get(url.rstrip("/") + FEEDBACK_PATH, params=params, timeout=timeout,
+                         verify=str(verify) if isinstance(verify, Path) else verify)
+    return _result(response)

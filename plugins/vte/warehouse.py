@@ -110,8 +110,10 @@ def stop(settings: Settings | None = None) -> bool:
     # As root, pgserver runs the server as its own 'pgserver' user; pg_ctl must run as that user too.
     user = ["runuser", "-u", "pgserver", "--"] if os.geteuid() == 0 else []
     pg_ctl = pg.POSTGRES_VERSIONS[pg.TARGET_POSTGRES_VERSION] / "pg_ctl"
-    subprocess.run([*user, str(pg_ctl), "-w", "-D", str(settings.pgdata), "stop", "-m", "fast"], check=True,
-                   capture_output=True)
+    proc = subprocess.run([*user, str(pg_ctl), "-w", "-D", str(settings.pgdata), "stop", "-m", "fast"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 and _postmaster_info(settings.pgdata) is not None:
+        raise RuntimeError(f"pg_ctl could not stop the warehouse under {settings.pgdata}: {proc.stderr.strip()}")
     return True
 
 

@@ -7,6 +7,7 @@ per institution and date, quarantined rows left out, Σ numerator / Σ denominat
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import psycopg
 import pytest
 
-from vte import domain, feedback, regions
+from vte import client, domain, feedback, generator, pipeline, regions
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +121,66 @@ def test_feedback_reports_name_the_quarantined_rows_and_their_rules(published_pi
     html = (feedback.report_dir(pp.settings, code) / "latest.html").read_text()
     assert day in html and "被隔离" in html
     assert json.loads((feedback.report_dir(pp.settings, code) / "latest.json").read_text())["institutionCode"] == code
+
+
+def test_an_institution_fetches_its_feedback_over_the_signed_interface(published_pipeline):
+    pp = published_pipeline
+    quarantined = sorted((code, day) for (code, day), rows in pp.accepted.items() if any(map(_is_quarantined, rows)))
+    code, day = quarantined[0]
+    creds = pp.credentials[code]
+    answer = client.fetch_feedback(pp.intake_url, creds.access_key, creds.access_secret, day)
+    assert answer["code"] == 0
+    assert answer["data"]["institutionCode"] == code and answer["data"]["reportDate"] == day
+    assert answer["data"]["quarantinedRows"] and all(r["reportDate"] == day for r in answer["data"]["quarantinedRows"])
+
+    refused = client.fetch_feedback(pp.intake_url, creds.access_key, "not-the-secret", day)
+    assert refused["code"] == 40101 and "data" not in refused or not (refused.get("data") or {}).get("quarantinedRows")
+    bad_date = client.fetch_feedback(pp.intake_url, creds.access_key, creds.access_secret, "2026-02-30")
+    assert bad_date["code"] == 40002 and "2026-02-30" in bad_date["message"]
+
+
+# Last in this module: it adds data to the published pipeline's warehouse (the tests above count on it unchanged).
+def test_a_failing_gate_keeps_the_previous_publication(published_pipeline):
+    """A hospital whose whole September is quarantined vanishes from a complete month: the marts gate fails,
+    the run fails, an alert is recorded and the analysts' marts stay exactly as they were."""
+    pp = published_pipeline
+    url = _url(pp)
+    (broken,) = generator.synthetic_institutions(1, 977, date(2026, 8, 1))
+    with psycopg.connect(url, autocommit=True) as conn:
+        creds = generator.register_institutions(conn, [broken], pp.settings)[broken.code]
+        before = _fingerprint(conn)
+        publications_before = conn.execute("select count(*) from ops.publications where success").fetchone()[0]
+    for sub in generator.iter_submissions([broken], date(2026, 8, 1), date(2026, 9, 30), 977):
+        rows = sub.data
+        if sub.date >= "2026-09-01":
+            rows = [{**r, "riskAssessment": r["dischargeHospitalNodaily"] + 1} for r in rows]
+        _submit_until_known(pp.intake_url, creds, {"date": sub.date, "data": rows})
+
+    assert pipeline.run_once(pp.settings) is False
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert _fingerprint(conn) == before
+        assert conn.execute("select count(*) from ops.publications where success").fetchone()[0] == publications_before
+        alert = conn.execute("select stage, message from ops.alerts order by alert_id desc limit 1").fetchone()
+        assert alert[0] == "marts" and "failed" in alert[1]
+        assert conn.execute("select 1 from pg_namespace where nspname = 'marts_candidate'").fetchone()
+        # The commission suspends the broken feed; later runs publish again without it.
+        conn.execute("update registry.institutions set status = 'suspended' where institution_code = %s",
+                     (broken.code,))
+
+
+def _fingerprint(conn) -> tuple:
+    return conn.execute(
+        "select count(*), md5(string_agg(t::text, '|' order by t::text)) from marts.fct_indicator_values as t"
+    ).fetchone()
+
+
+def _submit_until_known(intake_url: str, creds, payload: dict) -> None:
+    """Submit; a brand-new account is known to the service within its refresh interval."""
+    for _ in range(40):
+        answer = client.submit(intake_url, creds.access_key, creds.access_secret, payload)
+        if answer["code"] == 0:
+            return
+        assert answer["code"] == 40103, answer  # unknown key: not refreshed yet
+        time.sleep(0.25)
+    raise AssertionError(f"the intake never accepted {payload['date']}")

@@ -5,6 +5,7 @@ import typer
 from vte.cli import accounts, generate, warehouse
 from vte.cli import excel as excel_command
 from vte.cli import dbt as dbt_command
+from vte.cli import demo as demo_command
 from vte.cli import pipeline, stack
 from vte.cli import intake
 from vte.cli import gate as gate_command
@@ -30,3 +31,4 @@ app.command("excel-template")(excel_command.excel_template)
 app.add_typer(gate_command.app, name="gate")
 app.command("extract")(extract_command.extract)
 app.command("bench")(bench_command.bench)
+app.command("demo")(demo_command.demo)

@@ -146,7 +146,7 @@ async def upload_api(request: Request) -> JSONResponse:
     record["access_key"] = safe_text(form["accessKey"])
     service = _service(request)
     envelope = {"accessKey": str(form["accessKey"]), "timestamp": int(timestamp), "sign": str(form["sign"])}
-    refusal = await run_in_threadpool(service._authenticate, envelope, record)
+    refusal = await run_in_threadpool(service.authenticate, envelope, record)
     if refusal is not None:
         return _answer(request, refusal)
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vte.config import Settings, get_settings
 from vte.excel import routes as excel_routes
+from vte.intake import feedback_routes
 from vte.intake import schema
 from vte.intake.accounts import AccountCache, warehouse_loader
 from vte.intake.audit import AuditLog, safe_text
@@ -101,7 +102,9 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.settings = settings
     app.include_router(excel_routes.router)
+    app.include_router(feedback_routes.router)
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):

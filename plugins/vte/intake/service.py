@@ -97,7 +97,7 @@ class IntakeService:
         if any(p.row is None and p.field in (*AUTH_FIELDS, None) for p in problems):
             return self._refuse_content(problems)
 
-        refusal = self._authenticate(body, record)
+        refusal = self.authenticate(body, record)
         if refusal is not None:
             return refusal
         if problems:
@@ -124,7 +124,7 @@ class IntakeService:
             "warnings": warnings,
         })
 
-    def _authenticate(self, body: dict, record: dict) -> Reply | None:
+    def authenticate(self, body: dict, record: dict) -> Reply | None:
         access_key, timestamp, given = body["accessKey"], body["timestamp"], body["sign"]
         status, account = self.accounts.lookup(access_key)
         if status is KeyStatus.UNAVAILABLE:
