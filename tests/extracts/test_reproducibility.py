@@ -8,6 +8,8 @@ end-to-end checks computed from it stay true.
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -16,7 +18,7 @@ import pytest
 
 from vte import client, generator, pipeline, warehouse
 from vte.extracts.create import Extract, create_extract
-from vte.extracts.manifest import content_checksum, read_manifest
+from vte.extracts.manifest import MANIFEST_NAME, content_checksum
 from vte.extracts.periods import parse_period
 
 from extract_support import MONTH, check_ranks, sheet_records
@@ -36,12 +38,20 @@ class Correction:
 
 @dataclass
 class Runs:
-    first: Extract
-    first_bytes: dict[str, bytes]
-    second: Extract
-    second_bytes: dict[str, bytes]
+    """Each extract's files as they were written (the later runs rewrite the same paths)."""
+
+    first: dict[str, bytes]
+    second: dict[str, bytes]
     correction: Correction
-    after: Extract
+    after: dict[str, bytes]
+    workbook_name: str
+
+    def manifest(self, run: dict[str, bytes]) -> dict:
+        return json.loads(run[MANIFEST_NAME])
+
+    def overview(self, run: dict[str, bytes]) -> dict[str, dict]:
+        return {r["指标编号 Indicator ID"]: r
+                for r in sheet_records(io.BytesIO(run[self.workbook_name]), "概览 Overview")}
 
 
 def _submit(pp, code: str, payload: dict) -> None:
@@ -66,17 +76,15 @@ def _correct_one_institution_date(pp, conn: psycopg.Connection) -> Correction:
     return Correction(code, day.isoformat(), department)
 
 
-def _files(extract: Extract) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in extract.files}
+def _written(extract: Extract) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in extract.paths}
 
 
 @pytest.fixture(scope="module")
 def runs(published_pipeline) -> Runs:
     pp, period = published_pipeline, parse_period(MONTH)
-    first = create_extract(period, actor="test", settings=pp.settings)
-    first_bytes = _files(first)
-    second = create_extract(period, actor="test", settings=pp.settings)
-    second_bytes = _files(second)
+    first = _written(create_extract(period, actor="test", settings=pp.settings))
+    second = _written(create_extract(period, actor="test", settings=pp.settings))
     with warehouse.connect(pp.settings, autocommit=True) as conn:
         correction = _correct_one_institution_date(pp, conn)
     for institution in pp.institutions:
@@ -84,20 +92,21 @@ def runs(published_pipeline) -> Runs:
             _submit(pp, institution.code, {"date": submission.date, "data": submission.data})
     assert pipeline.run_once(pp.settings), "the pipeline run publishing the correction failed"
     after = create_extract(period, actor="test", settings=pp.settings)
-    return Runs(first, first_bytes, second, second_bytes, correction, after)
+    return Runs(first, second, correction, _written(after), after.files[0].name)
 
 
 def test_the_same_publication_gives_byte_identical_files(runs):
-    assert runs.second_bytes == runs.first_bytes
-    assert runs.second.manifest["content_sha256"] == runs.first.manifest["content_sha256"]
-    assert runs.second.manifest["run"]["generated_at"] != runs.first.manifest["run"]["generated_at"]
-    # the checksum recorded is the one of the written manifest's content, whatever its run record says
-    written = read_manifest(runs.second.manifest_path)
-    assert content_checksum(written) == written["content_sha256"] == runs.second.manifest["content_sha256"]
+    data_files = set(runs.first) - {MANIFEST_NAME}
+    assert {runs.workbook_name, "overview.csv", "ranking.csv"} <= data_files
+    assert {n: runs.second[n] for n in data_files} == {n: runs.first[n] for n in data_files}
+    first, second = runs.manifest(runs.first), runs.manifest(runs.second)
+    assert second["content_sha256"] == first["content_sha256"] == content_checksum(second)
+    assert second["run"]["generated_at"] != first["run"]["generated_at"]
+    assert {k: v for k, v in second.items() if k != "run"} == {k: v for k, v in first.items() if k != "run"}
 
 
 def test_a_correction_gives_a_manifest_naming_the_newer_publication(runs, marts):
-    before, after = runs.first.manifest, runs.after.manifest
+    before, after = runs.manifest(runs.first), runs.manifest(runs.after)
     newest = marts.execute("select max(publication_id) from ops.publications where success").fetchone()[0]
     assert after["publication"]["publication_id"] == newest > before["publication"]["publication_id"]
     assert after["content_sha256"] != before["content_sha256"]
@@ -109,10 +118,7 @@ def test_a_correction_gives_a_manifest_naming_the_newer_publication(runs, marts)
                                  runs.correction.department)).fetchone()
     assert version == 2
 
-    def overview(extract: Extract) -> dict[str, dict]:
-        return {r["指标编号 Indicator ID"]: r for r in sheet_records(extract.files[0], "概览 Overview")}
-
-    old, new = overview(runs.first), overview(runs.after)
+    old, new = runs.overview(runs.first), runs.overview(runs.after)
     # dischargeHospital is the denominator of B.3.1-B.3.4: exactly those moved, by the one discharge
     moved = {i for i in old if old[i]["分母 Denominator"] != new[i]["分母 Denominator"]}
     assert moved == {"B.3.1", "B.3.2", "B.3.3", "B.3.4"}

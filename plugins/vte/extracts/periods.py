@@ -51,10 +51,6 @@ class Period:
         """The first day a final extract of the period is due."""
         return self.following_start.replace(day=FINAL_DAY)
 
-    def months(self) -> list[date]:
-        """First days of the months in the period."""
-        return [m for m in trailing_months(self.end, 12) if m >= self.start]
-
 
 def month_of(day: date) -> Period:
     return Period(day.replace(day=1), "month")

@@ -129,8 +129,10 @@ _RANKING = f"""
     candidates as (
         select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.higher_is_better,
             institutions.institution_code, institutions.institution_name,
-            indicator_values.numerator, indicator_values.denominator, indicator_values.rate, indicator_values.target, indicator_values.meets_target,
-            coalesce(indicator_values.rate is not null and indicator_values.denominator >= {RELIABLE_DENOMINATOR}, false) as is_reliable
+            indicator_values.numerator, indicator_values.denominator, indicator_values.rate,
+            indicator_values.target, indicator_values.meets_target,
+            coalesce(indicator_values.rate is not null
+                     and indicator_values.denominator >= {RELIABLE_DENOMINATOR}, false) as is_reliable
         from marts.dim_indicators
         inner join marts.fct_indicator_values as indicator_values
             on indicator_values.indicator_id = dim_indicators.indicator_id
@@ -219,8 +221,9 @@ _TREND = """
     select indicator_values.period_start as month_start, indicator_values.indicator_id, indicator_values.rate
     from marts.fct_indicator_values as indicator_values
     inner join marts.dim_indicators on dim_indicators.indicator_id = indicator_values.indicator_id
-    where indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s and indicator_values.period_type = 'month'
-        and indicator_values.period_start = any(%(months)s) and dim_indicators.target_rate is not null
+    where indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
+        and indicator_values.period_type = 'month' and indicator_values.period_start = any(%(months)s)
+        and dim_indicators.target_rate is not null
 """
 
 # The rows the indicators count are the current versions' published rows (fct_department_days); a

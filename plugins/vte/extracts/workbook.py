@@ -27,7 +27,7 @@ def _width(table: Table, index: int) -> float:
     return min(max(10, longest * 1.2), 60)
 
 
-def _write_table(book: xlsxwriter.Workbook, sheet, table: Table, formats: dict) -> None:
+def _write_table(sheet, table: Table, formats: dict) -> None:
     for col, column in enumerate(table.columns):
         sheet.write_string(0, col, column.header, formats["header"])
         sheet.set_column(col, col, _width(table, col), formats.get(column.kind))
@@ -113,7 +113,7 @@ def write_workbook(path: Path, snapshot: Snapshot, tables: list[Table], kind: st
     }
     for table in tables:
         sheet = book.add_worksheet(table.sheet)
-        _write_table(book, sheet, table, formats)
+        _write_table(sheet, table, formats)
         anchor = xlsxwriter.utility.xl_rowcol_to_cell(1, len(table.columns) + 1)
         if table.key == "trend":
             sheet.insert_chart(anchor, _trend_chart(book, table), CHART_SIZE)
