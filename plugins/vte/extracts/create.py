@@ -89,12 +89,11 @@ def create_extract(period: Period, region_code: str | None = None, kind: str | N
 
 
 def create_due_extracts(day: date, *, actor: str, settings: Settings | None = None) -> list[Extract]:
-    """The extracts due on ``day``: each for the province and for every city with reporting institutions."""
-    due = due_extracts(day)
-    if not due:
-        return []
-    with warehouse.connect(settings, autocommit=True) as conn:
-        province = query.default_region(conn)
-        cities = query.reporting_cities(conn)
-    return [create_extract(item.period, region, item.kind, actor=actor, today=day, settings=settings)
-            for item in due for region in (province.code, *cities)]
+    """The extracts due on ``day``: each for the province and for every city with published values."""
+    extracts = []
+    for item in due_extracts(day):
+        with warehouse.connect(settings, autocommit=True) as conn:
+            regions = [query.default_region(conn).code, *query.reporting_cities(conn, item.period)]
+        extracts += [create_extract(item.period, region, item.kind, actor=actor, today=day, settings=settings)
+                     for region in regions]
+    return extracts

@@ -277,10 +277,12 @@ def default_region(conn: psycopg.Connection) -> Region:
     return find_region(conn, rows[0][0])
 
 
-def reporting_cities(conn: psycopg.Connection) -> list[str]:
-    """Codes of the cities that have registered institutions."""
+def reporting_cities(conn: psycopg.Connection, period: Period) -> list[str]:
+    """Codes of the cities with published indicator values for the period."""
     return [r[0] for r in conn.execute(
-        f"select distinct city_code from {MARTS_SCHEMA}.dim_institutions where city_code is not null order by 1")]
+        f"select distinct entity_code from {MARTS_SCHEMA}.fct_indicator_values"
+        " where level = 'city' and period_type = %s and period_start = %s order by 1",
+        (period.period_type, period.start))]
 
 
 def _trend(conn, params: dict, period: Period, targets: list[dict]) -> list[dict]:
