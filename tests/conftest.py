@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from vte import client, generator, pipeline, regions, warehouse
+from vte import client, generator, pipeline, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
 
@@ -40,10 +40,7 @@ def vte_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def warehouse_url(vte_home) -> str:
     """The running warehouse, schema applied and the bundled regions loaded."""
-    url = warehouse.start()
-    with psycopg.connect(url, autocommit=True) as conn:
-        regions.load_bundled(conn)
-    yield url
+    yield warehouse.start()
     warehouse.stop()
 
 
@@ -110,7 +107,6 @@ def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
     """
     settings = Settings(home=tmp_path_factory.mktemp("published"), warehouse_url=None)
     with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
-        regions.load_bundled(conn)
         institutions = generator.synthetic_institutions(E2E_INSTITUTIONS, E2E_SEED, E2E_START)
         credentials = generator.register_institutions(conn, institutions, settings)
     intake, intake_url = _start_intake(settings.home)

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -172,7 +173,13 @@ def _print_indicators(start: date, end: date) -> None:
         rate_text = f"{rate:.2f}" if rate is not None else "-"
         target_text = f"≥{target:g}" if target is not None else ""
         met_text = {True: "yes", False: "NO", None: ""}[met]
-        typer.echo(f"{indicator_id:<7}{name:<34}{num:>10}{den:>12}{rate_text:>9}{target_text:>8}  {met_text}")
+        typer.echo(f"{indicator_id:<7}{_pad(name, 34)}{num:>10}{den:>12}{rate_text:>9}{target_text:>8}  {met_text}")
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, where a Chinese character takes two columns."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(1, width - columns)
 
 
 def _print_where_to_look(settings: Settings) -> None:

@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from vte import warehouse
 from vte.airflow_env import airflow_env
@@ -34,16 +36,39 @@ def ensure_airflow_database(settings: Settings) -> None:
     marker.touch()
 
 
-def run_once(settings: Settings | None = None, conf: dict | None = None, dag_ids=PIPELINE_DAGS) -> bool:
-    """Run the DAGs once, in order; False (with the failed tasks printed) as soon as one fails."""
+def run_once(settings: Settings | None = None, conf: dict | None = None, dag_ids=PIPELINE_DAGS, *,
+             verbose: bool = False) -> bool:
+    """Run the DAGs once, in order; False as soon as one fails (its failed tasks and the log are named).
+
+    Airflow's task logs go to ``$VTE_HOME/logs/pipeline-<time>.log`` unless ``verbose``.
+    """
     settings = settings or get_settings()
     warehouse.start(settings)
     ensure_airflow_database(settings)
-    proc = subprocess.run(
-        [sys.executable, "-m", "vte.pipeline", json.dumps({"conf": conf or {}, "dag_ids": list(dag_ids)})],
-        env=os.environ | airflow_env(settings),
-    )
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.logs_dir / f"pipeline-{datetime.now():%Y%m%dT%H%M%S}.log"
+    summary_path = log_path.with_suffix(".summary.json")
+    request = {"conf": conf or {}, "dag_ids": list(dag_ids), "summary": str(summary_path)}
+    with open(log_path, "ab") as log:
+        proc = subprocess.run([sys.executable, "-m", "vte.pipeline", json.dumps(request)],
+                              env=os.environ | airflow_env(settings),
+                              stdout=None if verbose else log, stderr=None if verbose else subprocess.STDOUT)
+    runs = json.loads(summary_path.read_text()) if summary_path.exists() else []
+    for run in runs:
+        failed = f"; failed tasks: {', '.join(run['failed_tasks'])}" if run["failed_tasks"] else ""
+        print(f"{run['dag_id']}: {run['state']} ({run['run_id']}){failed}", file=sys.stderr)
+    if proc.returncode != 0:
+        for message in _alerts(settings, [run["run_id"] for run in runs]):
+            print(message, file=sys.stderr)
+        print(f"the pipeline failed; Airflow's log: {log_path}", file=sys.stderr)
     return proc.returncode == 0
+
+
+def _alerts(settings: Settings, run_ids: list[str]) -> list[str]:
+    """The alerts the failed runs recorded (a failed gate lists its failed expectations)."""
+    with warehouse.connect(settings) as conn:
+        return [row[0] for row in conn.execute(
+            "select message from ops.alerts where run_id = any(%s) order by alert_id", (run_ids,))]
 
 
 def _load_dag(dag_id: str):
@@ -55,18 +80,19 @@ def _load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def _test_dags(conf: dict, dag_ids: list[str]) -> int:
-    for dag_id in dag_ids:
-        run = _load_dag(dag_id).test(run_conf=conf)
-        if run.state != "success":
+def _test_dags(request: dict) -> int:
+    runs = []
+    try:
+        for dag_id in request["dag_ids"]:
+            run = _load_dag(dag_id).test(run_conf=request["conf"])
             failed = [ti.task_id for ti in run.get_task_instances() if ti.state in ("failed", "upstream_failed")]
-            print(f"{dag_id}: run {run.run_id} ended {run.state}; failed tasks: {', '.join(failed) or '-'}",
-                  file=sys.stderr)
-            return 1
-        print(f"{dag_id}: run {run.run_id} succeeded", file=sys.stderr)
-    return 0
+            runs.append({"dag_id": dag_id, "run_id": run.run_id, "state": str(run.state), "failed_tasks": failed})
+            if run.state != "success":
+                return 1
+        return 0
+    finally:
+        Path(request["summary"]).write_text(json.dumps(runs))
 
 
 if __name__ == "__main__":
-    request = json.loads(sys.argv[1])
-    sys.exit(_test_dags(request["conf"], request["dag_ids"]))
+    sys.exit(_test_dags(json.loads(sys.argv[1])))

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 
-from vte import migrations
+from vte import migrations, regions
 from vte.config import AIRFLOW_DATABASE, WAREHOUSE_DATABASE, Settings, get_settings
 
 
@@ -88,7 +88,9 @@ def url(settings: Settings | None = None, database: str = WAREHOUSE_DATABASE) ->
 
 
 def start(settings: Settings | None = None) -> str:
-    """Start (or reuse) the warehouse, create its databases and apply the schema. Returns its URL."""
+    """Start (or reuse) the warehouse, create its databases, apply the schema, load the bundled regions.
+
+    Returns its URL."""
     settings = settings or get_settings()
     if not settings.warehouse_url:
         settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +100,7 @@ def start(settings: Settings | None = None) -> str:
     warehouse_url = url(settings)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         migrations.apply(conn)
+        regions.load_bundled(conn)
     return warehouse_url
 
 

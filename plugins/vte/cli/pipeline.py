@@ -17,6 +17,7 @@ app = typer.Typer(help="Run the pipeline (ingest → transform → gate → publ
 @app.command()
 def run(
     conf: str = typer.Option("{}", help='DAG run configuration as JSON, e.g. \'{"from_date": "2026-03-01"}\'.'),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Airflow's task logs here, not only in the log file."),
 ) -> None:
     """Run ingest then transform once, through real Airflow (dag.test); exit non-zero on failure."""
     try:
@@ -24,7 +25,7 @@ def run(
     except json.JSONDecodeError as exc:
         typer.echo(f"error: --conf is not JSON: {exc}", err=True)
         raise typer.Exit(2)
-    if not pipeline_runner.run_once(conf=parsed):
+    if not pipeline_runner.run_once(conf=parsed, verbose=verbose):
         raise typer.Exit(1)
 
 

@@ -15,8 +15,6 @@ app = typer.Typer(help="Start, stop and locate the warehouse (embedded PostgreSQ
 def start() -> None:
     """Start the warehouse (if embedded), create its databases, apply the schema and load the regions."""
     url = wh.start()
-    with wh.connect(autocommit=True) as conn:
-        regions.load_bundled(conn)
     typer.echo(f"warehouse running: {url}")
 
 
