@@ -90,7 +90,7 @@ _INDICATOR_COLUMNS = """
 _OVERVIEW = f"""
     select {_INDICATOR_COLUMNS}
     from marts.dim_indicators
-    left join marts.fct_indicator_values as indicator_values
+    left join extract_indicator_values as indicator_values
         on indicator_values.indicator_id = dim_indicators.indicator_id
         and indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
         and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
@@ -103,7 +103,7 @@ _BY_INSTITUTION = f"""
         {_INDICATOR_COLUMNS}
     from institutions
     cross join marts.dim_indicators
-    left join marts.fct_indicator_values as indicator_values
+    left join extract_indicator_values as indicator_values
         on indicator_values.indicator_id = dim_indicators.indicator_id
         and indicator_values.level = 'institution' and indicator_values.entity_code = institutions.institution_code
         and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
@@ -117,7 +117,7 @@ _BY_COUNTY = f"""
     select counties.county_code, counties.county_name, {_INDICATOR_COLUMNS}
     from counties
     cross join marts.dim_indicators
-    left join marts.fct_indicator_values as indicator_values
+    left join extract_indicator_values as indicator_values
         on indicator_values.indicator_id = dim_indicators.indicator_id
         and indicator_values.level = 'county' and indicator_values.entity_code = counties.county_code
         and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
@@ -134,7 +134,7 @@ _RANKING = f"""
             coalesce(indicator_values.rate is not null
                      and indicator_values.denominator >= {RELIABLE_DENOMINATOR}, false) as is_reliable
         from marts.dim_indicators
-        inner join marts.fct_indicator_values as indicator_values
+        inner join extract_indicator_values as indicator_values
             on indicator_values.indicator_id = dim_indicators.indicator_id
             and indicator_values.level = 'institution'
             and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
@@ -212,6 +212,17 @@ _DATA_QUALITY = f"""
     order by institutions.institution_code
 """
 
+# The indicator table holds every department, period and level; one scan keeps what this extract shows:
+# the period's institutions and regions, and the region's months of the trend.
+_EXTRACT_INDICATOR_VALUES = """
+    create temporary table extract_indicator_values on commit drop as
+    select * from marts.fct_indicator_values
+    where (period_type = %(period_type)s and period_start = %(start)s
+           and level in ('institution', 'county', 'city', 'province'))
+        or (level = %(level)s and entity_code = %(region)s and period_type = 'month'
+            and period_start = any(%(months)s))
+"""
+
 _TARGET_INDICATORS = """
     select indicator_id, name_zh, name_en, target_rate as target, higher_is_better
     from marts.dim_indicators where target_rate is not null order by indicator_id
@@ -219,7 +230,7 @@ _TARGET_INDICATORS = """
 
 _TREND = """
     select indicator_values.period_start as month_start, indicator_values.indicator_id, indicator_values.rate
-    from marts.fct_indicator_values as indicator_values
+    from extract_indicator_values as indicator_values
     inner join marts.dim_indicators on dim_indicators.indicator_id = indicator_values.indicator_id
     where indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
         and indicator_values.period_type = 'month' and indicator_values.period_start = any(%(months)s)
@@ -285,10 +296,9 @@ def reporting_cities(conn: psycopg.Connection, period: Period) -> list[str]:
         (period.period_type, period.start))]
 
 
-def _trend(conn, params: dict, period: Period, targets: list[dict]) -> list[dict]:
-    months = trailing_months(period.end, TREND_MONTHS)
-    rates = {(r["month_start"], r["indicator_id"]): r["rate"]
-             for r in conn.execute(_TREND, params | {"months": months}).fetchall()}
+def _trend(conn, params: dict, targets: list[dict]) -> list[dict]:
+    months = params["months"]
+    rates = {(r["month_start"], r["indicator_id"]): r["rate"] for r in conn.execute(_TREND, params).fetchall()}
     return [{"month": f"{m:%Y-%m}", **{t["indicator_id"]: rates.get((m, t["indicator_id"])) for t in targets}}
             for m in months]
 
@@ -302,7 +312,8 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             raise ExtractDataError("no publication of the marts is recorded in ops.publications")
         region = find_region(conn, region_code) if region_code else default_region(conn)
         params = {"region": region.code, "level": region.level, "period_type": period.period_type,
-                  "start": period.start, "end": period.end}
+                  "start": period.start, "end": period.end, "months": trailing_months(period.end, TREND_MONTHS)}
+        conn.execute(_EXTRACT_INDICATOR_VALUES, params)
 
         def rows(query: str) -> list[dict]:
             return cur.execute(query, params).fetchall()
@@ -323,6 +334,6 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             ranking=rows(_RANKING),
             completeness=rows(_COMPLETENESS),
             data_quality=rows(_DATA_QUALITY),
-            trend=_trend(cur, params, period, targets),
+            trend=_trend(cur, params, targets),
             target_indicators=targets,
         )
