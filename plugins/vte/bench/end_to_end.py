@@ -13,6 +13,7 @@ loaded and built by calling the loader, dbt, the gate and publish directly in th
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -26,13 +27,15 @@ from vte import client, gate, publish, stack, warehouse
 from vte.airflow_env import airflow_env
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, free_port, scratch
-from vte.config import Settings, executable
+from vte.config import AIRFLOW_DATABASE, Settings, executable
 from vte.dbt import run_dbt
 from vte.ingest import load_landing_zone
 from vte.landing import LandingZone
+from vte.pipeline import PIPELINE_DAGS
 
 TARGET = Target("figure", "<=", 120, "≤ 2 min")
 WAIT_SECONDS = 900
+REGISTER_SECONDS = 300
 CANDIDATE, PUBLISHED = "marts_candidate", "marts"
 
 
@@ -48,6 +51,19 @@ def _submit_day(url: str, insts: list, credentials: dict, day: date) -> tuple[in
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(post, data.submissions(insts, day, day)))
     return sum(rows for rows, _ in answers), max(at for _, at in answers)
+
+
+def _wait_for_dags(settings: Settings) -> None:
+    """Until Airflow has registered every pipeline DAG: an asset event that comes before its consumer DAG is
+    registered starts nothing, and a fresh stack registers vte_transform (cosmos) tens of seconds late."""
+    deadline = time.monotonic() + REGISTER_SECONDS
+    with psycopg.connect(warehouse.url(settings, AIRFLOW_DATABASE), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            found = conn.execute("select count(*) from dag where dag_id = any(%s)", (list(PIPELINE_DAGS),)).fetchone()
+            if found[0] == len(PIPELINE_DAGS):
+                return
+            time.sleep(1)
+    raise RuntimeError(f"Airflow did not register {', '.join(PIPELINE_DAGS)} within {REGISTER_SECONDS} s")
 
 
 def _published_rows(conn: psycopg.Connection, day: date) -> int:
@@ -73,6 +89,27 @@ def _wait_for_publication(settings: Settings, day: date, rows: int, accepted_at:
     raise RuntimeError(f"no publication held the {rows} rows of {day} within {WAIT_SECONDS} s")
 
 
+def _stop_leftovers(running: stack.Stack) -> None:
+    """Stack.stop ends `airflow standalone`, whose scheduler and workers can outlive it: end its whole group."""
+    for proc in (running.airflow, running.intake):
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(proc.pid):
+                time.sleep(0.5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def _direct_pipeline(settings: Settings, day: date) -> None:
     with warehouse.connect(settings, autocommit=True) as conn:
         load_landing_zone(conn, LandingZone(settings=settings))
@@ -94,6 +131,7 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
             credentials = data.register(conn, insts, settings)
         running = stack.start(settings, airflow_port=free_port(), intake_port=free_port())
         try:
+            _wait_for_dags(settings)
             rows, accepted_at = _submit_day(running.intake_url, insts, credentials, day)
             subprocess.run([executable("airflow"), "dags", "trigger", "vte_ingest"], check=True,
                            env=os.environ | airflow_env(settings), capture_output=True)
@@ -101,6 +139,7 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
             next_rows, _ = _submit_day(running.intake_url, insts, credentials, next_day)
         finally:
             running.stop()
+            _stop_leftovers(running)
         with Stopwatch() as direct:
             _direct_pipeline(settings, next_day)
         with warehouse.connect(settings, autocommit=True) as conn:
