@@ -8,6 +8,7 @@ import pytest
 from conftest import AS_OF
 from indicator_oracle import completeness, indicator_values
 
+from vte.dbt import run_dbt
 from vte.ingest import load_landing_zone
 
 pytestmark = pytest.mark.slow
@@ -104,4 +105,19 @@ def test_a_late_correction_of_an_old_date_propagates_incrementally(province, db)
     key = ("institution", "DBTLC01", None, None, "month", date(2024, 3, 1), "B.3.5")
     assert after[key]["denominator"] - before[key]["denominator"] == sum(r["surgery"] for r in rows) - old_surgery
     assert not db.execute("select 1 from marts.fct_quarantined_rows where institution_code = 'DBTLC01'").fetchall()
+    assert_indicator_values_match(db, province.built_at)
+
+
+def test_a_back_fill_re_processes_the_given_report_dates(province, db):
+    """Incremental state lost for some dates (e.g. after a model fix) comes back with reprocess_from/_to."""
+    first, last = date(2025, 2, 26), date(2025, 2, 28)
+    expected = db.execute("select count(*) from marts.fct_department_days where report_date between %s and %s",
+                          (first, last)).fetchone()[0]
+    assert expected > 0
+    db.execute("delete from int.int_department_days_classified where report_date between %s and %s", (first, last))
+    province.built_at = db.execute("select clock_timestamp()").fetchone()[0]
+    run_dbt(["build"], vars={"as_of_date": AS_OF.isoformat(), "reprocess_from": first.isoformat(),
+                             "reprocess_to": last.isoformat()})
+    assert db.execute("select count(*) from marts.fct_department_days where report_date between %s and %s",
+                      (first, last)).fetchone()[0] == expected
     assert_indicator_values_match(db, province.built_at)

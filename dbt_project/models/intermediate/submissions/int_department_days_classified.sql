@@ -40,6 +40,7 @@ touched_dates as (
         where loaded_at >= (
             select coalesce(max(processed.submission_loaded_at), '-infinity'::timestamptz) from {{ this }} as processed
         )
+        {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
 ),

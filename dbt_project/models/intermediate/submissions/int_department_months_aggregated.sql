@@ -32,6 +32,7 @@ touched_months as (
             select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
             from {{ this }} as processed
         )
+        {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
 ),
