@@ -7,6 +7,6 @@
     {%- set first = var('reprocess_from', '') -%}
     {%- set last = var('reprocess_to', '') -%}
     {%- if first and last %}
-        or {{ date_column }} between {{ dbt.string_literal(first) }}::date and {{ dbt.string_literal(last) }}::date
+        or {{ date_column }} between '{{ first }}'::date and '{{ last }}'::date
     {%- endif -%}
 {%- endmacro %}
