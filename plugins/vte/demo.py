@@ -1,10 +1,11 @@
 """`vte demo`: the whole product on synthetic data on the embedded warehouse, from hospitals to marts.
 
-1. start the warehouse; 2. generate institutions and their submissions for the last three months and
-register their accounts; 3. start the intake service and submit the data through the real HTTP interface
+1. start the warehouse; 2. generate institutions and their submissions from the start of the last complete quarter
+and register their accounts; 3. start the intake service and submit the data through the real HTTP interface
 (most over JSON, some institutions' last week as Excel uploads); 4. run the pipeline once through Airflow
 (ingest → dbt → GX gate → publish → feedback); 5. print the province's indicators for the last complete
-month against their targets, and where to look next.
+month against their targets; 6. write the health commission's extracts of the last complete month and
+quarter; 7. say where to look next.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import typer
 from vte import client, generator, pipeline, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
+from vte.extracts.create import create_extract
+from vte.extracts.periods import Period
 
 INSTITUTIONS = 24
 SEED = 2026
@@ -37,12 +40,23 @@ def _say(message: str) -> None:
     typer.secho(f"==> {message}", fg="cyan", err=True)
 
 
+def _quarter_start(day: date) -> date:
+    return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+
+
+def last_complete_month(end: date) -> date:
+    """First day of the last month that ends on or before ``end``."""
+    return ((end + timedelta(days=1)).replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def last_complete_quarter(end: date) -> Period:
+    return Period(_quarter_start(_quarter_start(end + timedelta(days=1)) - timedelta(days=1)), "quarter")
+
+
 def demo_period(today: date) -> tuple[date, date]:
-    """From the first day of the month two months back to yesterday: the last complete month is inside."""
-    first_this_month = today.replace(day=1)
-    start = (first_this_month - timedelta(days=1)).replace(day=1)
-    start = (start - timedelta(days=1)).replace(day=1)
-    return start, today - timedelta(days=1)
+    """From the first day of the last complete quarter to yesterday: the last complete month is inside too."""
+    end = today - timedelta(days=1)
+    return last_complete_quarter(end).start, end
 
 
 def _free_port() -> int:
@@ -130,6 +144,7 @@ def run(today: date | None = None) -> None:
         raise typer.Exit(1)
 
     _print_indicators(start, end)
+    _write_extracts(end, settings)
     _print_where_to_look(settings)
 
 
@@ -145,13 +160,6 @@ def _upload_excel(url: str, creds: dict, institutions, submissions, settings: Se
         answer = client.upload(url, c["accessKey"], c["accessSecret"], path.name, path.read_bytes())
         _say(f"uploaded {path.name} through POST {url}/xt/api/upload: code {answer.get('code')}, "
              f"{len((answer.get('data') or {}).get('submissions', []))} dates accepted")
-
-
-def last_complete_month(end: date) -> date:
-    first = end.replace(day=1)
-    if end == (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1):
-        return first
-    return (first - timedelta(days=1)).replace(day=1)
 
 
 def _print_indicators(start: date, end: date) -> None:
@@ -174,6 +182,16 @@ def _print_indicators(start: date, end: date) -> None:
         target_text = f"≥{target:g}" if target is not None else ""
         met_text = {True: "yes", False: "NO", None: ""}[met]
         typer.echo(f"{indicator_id:<7}{_pad(name, 34)}{num:>10}{den:>12}{rate_text:>9}{target_text:>8}  {met_text}")
+
+
+def _write_extracts(end: date, settings: Settings) -> None:
+    """The health commission's extracts of the last complete month and quarter, for the province."""
+    typer.echo("\nExtracts for the health commission:")
+    for period in (Period(last_complete_month(end), "month"), last_complete_quarter(end)):
+        extract = create_extract(period, actor="vte demo", settings=settings)
+        typer.echo(f"  {period.start:%Y-%m} {period.period_type:<8} {extract.directory}")
+        for path in extract.paths:
+            typer.echo(f"      {path.name}")
 
 
 def _pad(text: str, width: int) -> str:
