@@ -18,6 +18,7 @@ __all__ = ["sign", "submit", "upload", "fetch_feedback", "endpoint", "SubmitErro
 SUBMIT_PATH = "/xt/api/submit"
 UPLOAD_PATH = "/xt/api/upload"
 FEEDBACK_PATH = "/xt/api/feedback"
+RATE_LIMIT_RETRIES = 5
 
 
 class SubmitError(RuntimeError):
@@ -43,9 +44,11 @@ def submit(url: str, access_key: str, secret: str, payload: dict, *, dry_run: bo
     ``verify`` is True (system CAs), False, or the path of a CA bundle (e.g. a private CA's certificate).
     """
     verify_arg = str(verify) if isinstance(verify, Path) else verify
-    response = httpx.post(endpoint(url), json=envelope(access_key, secret, payload, timestamp),
-                          params={"dryRun": "true"} if dry_run else None, timeout=timeout, verify=verify_arg)
-    return _result(response)
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        response = httpx.post(endpoint(url), json=envelope(access_key, secret, payload, timestamp),
+                              params={"dryRun": "true"} if dry_run else None, timeout=timeout, verify=verify_arg)
+        if not _wait_when_rate_limited(response, attempt):
+            return _result(response)
 
 
 def upload(url: str, access_key: str, secret: str, file_name: str, content: bytes, *, timeout: float = 120.0,
@@ -59,6 +62,14 @@ def upload(url: str, access_key: str, secret: str, file_name: str, content: byte
         timeout=timeout, verify=str(verify) if isinstance(verify, Path) else verify,
     )
     return _result(response)
+
+
+def _wait_when_rate_limited(response: httpx.Response, attempt: int) -> bool:
+    """A back-fill of many days may outrun the per-key rate limit: wait as told (Retry-After), then retry."""
+    if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
+        return False
+    time.sleep(min(float(response.headers.get("Retry-After", "1")), 30.0))
+    return True
 
 
 def _result(response: httpx.Response) -> dict:
