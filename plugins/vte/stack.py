@@ -24,14 +24,25 @@ class Stack:
     intake_url: str
 
     def stop(self) -> None:
-        for proc in (self.intake, self.airflow):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in (self.intake, self.airflow):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        """End both services and everything they started (airflow standalone forks a scheduler,
+        a dag-processor, a triggerer and workers): each runs in its own process group."""
+        for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+            groups = [proc.pid for proc in (self.intake, self.airflow) if _group_alive(proc.pid)]
+            for pgid in groups:
+                os.killpg(pgid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(_group_alive(pgid) for pgid in groups):
+                for proc in (self.intake, self.airflow):
+                    proc.poll()  # reap the leader, or its group never looks empty
+                time.sleep(0.5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen, name: str, timeout: float) -> None:

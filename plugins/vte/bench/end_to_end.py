@@ -13,7 +13,6 @@ loaded and built by calling the loader, dbt, the gate and publish directly in th
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -89,27 +88,6 @@ def _wait_for_publication(settings: Settings, day: date, rows: int, accepted_at:
     raise RuntimeError(f"no publication held the {rows} rows of {day} within {WAIT_SECONDS} s")
 
 
-def _stop_leftovers(running: stack.Stack) -> None:
-    """Stack.stop ends `airflow standalone`, whose scheduler and workers can outlive it: end its whole group."""
-    for proc in (running.airflow, running.intake):
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(proc.pid):
-                time.sleep(0.5)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def _direct_pipeline(settings: Settings, day: date) -> None:
     with warehouse.connect(settings, autocommit=True) as conn:
         load_landing_zone(conn, LandingZone(settings=settings))
@@ -139,7 +117,6 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
             next_rows, _ = _submit_day(running.intake_url, insts, credentials, next_day)
         finally:
             running.stop()
-            _stop_leftovers(running)
         with Stopwatch() as direct:
             _direct_pipeline(settings, next_day)
         with warehouse.connect(settings, autocommit=True) as conn:
