@@ -1,3 +1,3 @@
-from vte.cli import app
+from vte.cli import main
 
-app(prog_name="vte")
+main()
