@@ -189,7 +189,7 @@ def _write_extracts(end: date, settings: Settings) -> None:
     typer.echo("\nExtracts for the health commission:")
     for period in (Period(last_complete_month(end), "month"), last_complete_quarter(end)):
         extract = create_extract(period, actor="vte demo", settings=settings)
-        typer.echo(f"  {period.start:%Y-%m} {period.period_type:<8} {extract.directory}")
+        typer.echo(f"  {period.period_type:<8} {extract.directory}")
         for path in extract.paths:
             typer.echo(f"      {path.name}")
 
@@ -206,7 +206,7 @@ Where to look:
   warehouse (psql):   psql "$(vte warehouse url)"   — marts.fct_indicator_values, marts.dim_*
   Airflow UI:         vte up   (then http://127.0.0.1:8080; DAGs vte_ingest, vte_transform)
   dbt docs:           vte dbt docs generate && open {settings.home / 'dbt' / 'target' / 'index.html'}
-  GX Data Docs:       {settings.home / 'gx-docs'}
-  feedback reports:   {settings.home / 'feedback'}
+  GX Data Docs:       {settings.home / 'gx-docs' / 'index.html'}
+  feedback reports:   {settings.home / 'feedback'}/<institution>/latest.html
   landing zone:       {settings.landing_dir}
 """)
