@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
-from vte import client, generator, pipeline, warehouse
+from vte import client, generator, pipeline, stack, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
 
@@ -76,29 +72,6 @@ class PublishedPipeline:
     excel_dates: list = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_intake(home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    log = open(home / f"intake-{port}.log", "ab")
-    proc = subprocess.Popen(["vte", "serve", "--port", str(port)], env=os.environ | INTAKE_ENV | {"VTE_HOME": str(home)},
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.terminate()
-    raise RuntimeError(f"the intake service did not become ready; see {log.name}")
-
-
 @pytest.fixture(scope="session")
 def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
     """A warehouse of its own (no other test writes to it), filled through the real interfaces and published.
@@ -109,7 +82,7 @@ def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
     with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
         institutions = generator.synthetic_institutions(E2E_INSTITUTIONS, E2E_SEED, E2E_START)
         credentials = generator.register_institutions(conn, institutions, settings)
-    intake, intake_url = _start_intake(settings.home)
+    intake, intake_url = stack.start_intake(settings, extra_env=INTAKE_ENV)
     result = PublishedPipeline(settings, institutions, E2E_START, E2E_END, credentials, intake_url)
     try:
         _submit_through_the_interfaces(result)

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 
-import httpx
 import typer
 
-from vte import client, generator, pipeline, warehouse
+from vte import client, generator, pipeline, stack, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
 from vte.extracts.create import create_extract
@@ -59,12 +53,6 @@ def demo_period(today: date) -> tuple[date, date]:
     return last_complete_quarter(end).start, end
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _credentials(settings: Settings, institutions) -> dict[str, dict]:
     """The demo institutions' accounts: registered on the first run, reused afterwards."""
     path = settings.generated_dir / "credentials.json"
@@ -78,23 +66,6 @@ def _credentials(settings: Settings, institutions) -> dict[str, dict]:
     with os.fdopen(fd, "w") as f:
         json.dump(creds, f)
     return creds
-
-
-def _start_intake(settings: Settings) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--port", str(port)],
-                            stdout=open(settings.logs_dir / "demo-intake.log", "ab"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError(f"the intake service did not start; see {settings.logs_dir / 'demo-intake.log'}")
 
 
 def _submit_all(url: str, creds: dict, submissions) -> dict[str, int]:
@@ -129,7 +100,7 @@ def run(today: date | None = None) -> None:
     by_json = [s for s in submissions if not (s.institution_code in excel_codes and s.date >= excel_from)]
 
     _say("starting the intake service")
-    intake, url = _start_intake(settings)
+    intake, url = stack.start_intake(settings)
     try:
         _say(f"submitting {len(by_json)} daily reports through POST {url}/xt/api/submit")
         outcome = _submit_all(url, creds, by_json)

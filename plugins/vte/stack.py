@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -51,12 +52,36 @@ def _wait_until_up(url: str, proc: subprocess.Popen, name: str, timeout: float) 
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}; see its log")
         try:
-            if httpx.get(url, timeout=2, verify=False).status_code < 500:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.5)
     raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_intake(settings: Settings, *, port: int | None = None, host: str = "127.0.0.1",
+                 extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """`vte serve` for this VTE_HOME in its own process group; returns once it is ready (accounts loaded)."""
+    port = port or free_port()
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.logs_dir / f"intake-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--host", host, "--port", str(port)],
+                            env=os.environ | (extra_env or {}) | {"VTE_HOME": str(settings.home)},
+                            start_new_session=True, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    url = f"http://{host}:{port}"
+    try:
+        _wait_until_up(f"{url}/readyz", proc, f"the intake service (log: {log_path})", timeout)
+    except RuntimeError:
+        proc.terminate()
+        raise
+    return proc, url
 
 
 def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_port: int = 8000,
@@ -70,14 +95,11 @@ def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{airflow_port}/execution/",
     }
+    intake, intake_url = start_intake(settings, port=intake_port, host=host)
     airflow = subprocess.Popen([executable("airflow"), "standalone"], env=env, start_new_session=True,
                                stdout=open(settings.logs_dir / "airflow-standalone.log", "ab"), stderr=subprocess.STDOUT)
-    intake = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--host", host, "--port", str(intake_port)],
-                              env=os.environ | {"VTE_HOME": str(settings.home)}, start_new_session=True,
-                              stdout=open(settings.logs_dir / "intake.log", "ab"), stderr=subprocess.STDOUT)
-    stack = Stack(airflow, intake, f"http://{host}:{airflow_port}", f"http://{host}:{intake_port}")
+    stack = Stack(airflow, intake, f"http://{host}:{airflow_port}", intake_url)
     try:
-        _wait_until_up(f"{stack.intake_url}/healthz", intake, "the intake service", 60)
         _wait_until_up(f"{stack.airflow_url}/api/v2/monitor/health", airflow, "Airflow", 180)
     except RuntimeError:
         stack.stop()
