@@ -6,14 +6,16 @@ unless the URL already ends with it.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from vte.intake.signing import sign
+from vte.intake.signing import BODY_SIGN_HEADER, body_sign, sign
 
-__all__ = ["sign", "submit", "upload", "fetch_feedback", "endpoint", "SubmitError"]
+__all__ = ["sign", "fresh_timestamp", "submit", "upload", "fetch_feedback", "endpoint", "SubmitError"]
 
 SUBMIT_PATH = "/xt/api/submit"
 UPLOAD_PATH = "/xt/api/upload"
@@ -30,9 +32,21 @@ def endpoint(url: str) -> str:
     return url if url.endswith(SUBMIT_PATH) else url + SUBMIT_PATH
 
 
+_last_timestamps: dict[str, int] = {}
+_timestamp_lock = threading.Lock()
+
+
+def fresh_timestamp(access_key: str) -> int:
+    """Epoch milliseconds, never the same twice for one key in this process: a signature is good for one request."""
+    with _timestamp_lock:
+        now = max(time.time_ns() // 1_000_000, _last_timestamps.get(access_key, 0) + 1)
+        _last_timestamps[access_key] = now
+        return now
+
+
 def envelope(access_key: str, secret: str, payload: dict, timestamp: int | None = None) -> dict:
     """The signed request body for ``payload`` = {"date": ..., "data": [...]}."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    timestamp = fresh_timestamp(access_key) if timestamp is None else timestamp
     return {"accessKey": access_key, "date": payload.get("date"), "timestamp": timestamp,
             "sign": sign(access_key, secret, timestamp), "data": payload.get("data")}
 
@@ -45,7 +59,9 @@ def submit(url: str, access_key: str, secret: str, payload: dict, *, dry_run: bo
     """
     verify_arg = str(verify) if isinstance(verify, Path) else verify
     for attempt in range(RATE_LIMIT_RETRIES + 1):
-        response = httpx.post(endpoint(url), json=envelope(access_key, secret, payload, timestamp),
+        body = json.dumps(envelope(access_key, secret, payload, timestamp), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", BODY_SIGN_HEADER: body_sign(secret, body)}
+        response = httpx.post(endpoint(url), content=body, headers=headers,
                               params={"dryRun": "true"} if dry_run else None, timeout=timeout, verify=verify_arg)
         if not _wait_when_rate_limited(response, attempt):
             return _result(response)
@@ -54,7 +70,7 @@ def submit(url: str, access_key: str, secret: str, payload: dict, *, dry_run: bo
 def upload(url: str, access_key: str, secret: str, file_name: str, content: bytes, *, timeout: float = 120.0,
            verify: bool | str | Path = True) -> dict:
     """Upload an Excel workbook (one submission per date in it); returns the ``{"code", "message", "data"}`` result."""
-    timestamp = int(time.time())
+    timestamp = fresh_timestamp(access_key)
     response = httpx.post(
         url.rstrip("/") + UPLOAD_PATH,
         data={"accessKey": access_key, "timestamp": str(timestamp), "sign": sign(access_key, secret, timestamp)},
@@ -85,7 +101,7 @@ def _result(response: httpx.Response) -> dict:
 def fetch_feedback(url: str, access_key: str, secret: str, report_date: str | None = None, *, timeout: float = 60.0,
                    verify: bool | str | Path = True) -> dict:
     """The institution's latest feedback report (narrowed to one report date when given)."""
-    timestamp = int(time.time())
+    timestamp = fresh_timestamp(access_key)
     params = {"accessKey": access_key, "timestamp": timestamp, "sign": sign(access_key, secret, timestamp)}
     if report_date:
         params["date"] = report_date

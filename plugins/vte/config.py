@@ -40,6 +40,11 @@ class Settings:
         return self.home / "audit"
 
     @cached_property
+    def used_signatures_path(self) -> Path:
+        """The intake's record of signatures already used (shared by its worker processes)."""
+        return self.home / "intake" / "used-signatures.sqlite3"
+
+    @cached_property
     def exports_dir(self) -> Path:
         return self.home / "exports"
 

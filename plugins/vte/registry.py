@@ -36,6 +36,7 @@ class ActiveAccount:
     access_key: str
     access_secret: str
     institution_code: str
+    joined_on: date | None = None  # the institution's first report date: earlier dates are refused
 
 
 def _audit(conn: psycopg.Connection, action: str, subject: str, **details) -> None:
@@ -151,6 +152,19 @@ def revoke(conn: psycopg.Connection, access_key: str) -> None:
         _audit(conn, "account.revoke", access_key, institution_code=institution_code)
 
 
+def set_joined_on(conn: psycopg.Connection, institution_code: str, joined_on: date) -> None:
+    """Move the institution's first accepted report date (the intake refuses earlier dates)."""
+    with conn.transaction():
+        row = conn.execute("select joined_on from registry.institutions where institution_code = %s for update",
+                           (institution_code,)).fetchone()
+        if row is None:
+            raise RegistryError(f"institution {institution_code} is not registered (机构未注册)")
+        conn.execute("update registry.institutions set joined_on = %s where institution_code = %s",
+                     (joined_on, institution_code))
+        _audit(conn, "institution.joined_on", institution_code, previous=row[0].isoformat(),
+               joined_on=joined_on.isoformat())
+
+
 def list_accounts(conn: psycopg.Connection) -> list[dict]:
     cur = conn.execute(
         """
@@ -165,15 +179,27 @@ def list_accounts(conn: psycopg.Connection) -> list[dict]:
     return [dict(zip(names, row)) for row in cur]
 
 
+_ACCOUNTS = """
+    select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on
+    from registry.accounts as a
+    join registry.institutions as i on i.institution_code = a.institution_code
+"""
+
+
+def _account(row: tuple, settings: Settings | None) -> ActiveAccount | None:
+    access_key, institution_code, ciphertext, status, joined_on = row
+    if status != "active":
+        return None
+    return ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code, joined_on)
+
+
 def account_statuses(conn: psycopg.Connection, settings: Settings | None = None) -> dict[str, ActiveAccount | None]:
     """Every known access key: its decrypted credentials when active, None when revoked."""
-    out: dict[str, ActiveAccount | None] = {}
-    for access_key, institution_code, ciphertext, status in conn.execute(
-        "select access_key, institution_code, secret_ciphertext, status from registry.accounts"
-    ):
-        out[access_key] = (
-            ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code)
-            if status == "active"
-            else None
-        )
-    return out
+    return {row[0]: _account(row, settings) for row in conn.execute(_ACCOUNTS)}
+
+
+def account_status(conn: psycopg.Connection, access_key: str,
+                   settings: Settings | None = None) -> tuple[bool, ActiveAccount | None]:
+    """One access key as the registry has it now: (known, credentials when active)."""
+    row = conn.execute(_ACCOUNTS + " where a.access_key = %s", (access_key,)).fetchone()
+    return (False, None) if row is None else (True, _account(row, settings))

@@ -17,10 +17,20 @@ from zoneinfo import ZoneInfo
 from vte import domain
 
 INT4_MAX = 2**31 - 1  # the warehouse stores counts as PostgreSQL integer
+# Department rows in one day's submission: the largest hospitals report a few hundred departments across
+# their campuses; ten times that is still a report, more is not.
+MAX_ROWS = 3000
+# Validation stops at this many problems: enough to correct a file, and a bound on the work any body causes.
+MAX_PROBLEMS = 1000
+# No report date before this is accepted, whatever an institution's joining date says (documented floor).
+EARLIEST_REPORT_DATE = date(2020, 1, 1)
+# Epoch seconds or milliseconds: anything with more digits is not a clock reading (10^14 ms is year 5138).
+TIMESTAMP_LIMIT = 10**14
 TEXT_MAX_LENGTH = 100  # hospital, dept and accessKey
 REPORT_TIMEZONE = ZoneInfo("Asia/Shanghai")  # report dates are days in China Standard Time
 DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 ENVELOPE_FIELDS = ("accessKey", "date", "timestamp", "sign", "data")
+CREDENTIAL_FIELDS = ("accessKey", "timestamp", "sign")
 PAYLOAD_FIELDS = ("date", "data")
 ROW_TEXT_FIELDS = ("hospital", "dept")
 ROW_TEXT_LABELS = {"hospital": "院区", "dept": "科室id"}
@@ -35,6 +45,9 @@ class ProblemCode(StrEnum):
     COUNT_TOO_LARGE = "count_too_large"
     BAD_DATE = "bad_date"
     FUTURE_DATE = "future_date"
+    DATE_TOO_EARLY = "date_too_early"
+    TOO_MANY_ROWS = "too_many_rows"
+    BAD_TIMESTAMP = "bad_timestamp"
     EMPTY_DATA = "empty_data"
     EMPTY_TEXT = "empty_text"
     BAD_TEXT = "bad_text"
@@ -120,13 +133,20 @@ def _where_en(row: int | None, field: str | None) -> str:
     return f"data[{row}]" + (f".{shown(field)}" if field else "")
 
 
+class _Enough(Exception):
+    """The problem limit is reached: stop looking."""
+
+
 class _Collector:
-    def __init__(self):
+    def __init__(self, limit: int):
         self.problems: list[Problem] = []
+        self.limit = limit
 
     def add(self, code: ProblemCode, row: int | None, field: str | None, expected: str, zh: str, en: str) -> None:
         self.problems.append(Problem(code, row, shown(field) if field is not None else None, expected,
                                      f"{_where(row, field)}：{zh}", f"{_where_en(row, field)}: {en}"))
+        if len(self.problems) >= self.limit:
+            raise _Enough
 
     def wrong_type(self, row: int | None, field: str | None, expected: str, expected_zh: str, value) -> None:
         got = json_type(value)
@@ -184,7 +204,7 @@ def report_today() -> date:
     return datetime.now(REPORT_TIMEZONE).date()
 
 
-def _check_date(c: _Collector, value, today: date) -> None:
+def _check_date(c: _Collector, value, today: date, earliest: date) -> None:
     expected = f"a calendar date yyyy-MM-dd, not after {today.isoformat()} (Asia/Shanghai)"
     if not isinstance(value, str):
         c.wrong_type(None, "date", expected, "yyyy-MM-dd 格式的日期字符串", value)
@@ -202,6 +222,13 @@ def _check_date(c: _Collector, value, today: date) -> None:
         c.add(ProblemCode.FUTURE_DATE, None, "date", expected,
               f"上报日期 {value} 晚于今天（{today.isoformat()}，北京时间）",
               f"report date {value} is in the future (today is {today.isoformat()}, Asia/Shanghai)")
+    elif day < earliest:
+        c.add(ProblemCode.DATE_TOO_EARLY, None, "date", f"a report date from {earliest.isoformat()} on",
+              f"上报日期 {value} 早于本机构可上报的最早日期 {earliest.isoformat()}（机构加入平台的日期，"
+              f"且不早于 {EARLIEST_REPORT_DATE.isoformat()}）；如需补报更早的数据，请联系平台调整加入日期",
+              f"report date {value} is before {earliest.isoformat()}, the first date accepted from this institution"
+              f" (its joining date, never before {EARLIEST_REPORT_DATE.isoformat()}): to back-fill earlier days, ask"
+              " the platform to move the joining date")
 
 
 def _check_rows(c: _Collector, data) -> None:
@@ -211,6 +238,11 @@ def _check_rows(c: _Collector, data) -> None:
     if not data:
         c.add(ProblemCode.EMPTY_DATA, None, "data", "a non-empty array of department rows",
               "上报数据不能为空（至少一个科室）", "must hold at least one department row")
+        return
+    if len(data) > MAX_ROWS:
+        c.add(ProblemCode.TOO_MANY_ROWS, None, "data", f"at most {MAX_ROWS} department rows",
+              f"科室行数过多：{len(data)} 行，上限 {MAX_ROWS} 行（每个院区的每个科室一行）",
+              f"too many department rows: {len(data)}, at most {MAX_ROWS} (one row per department of each campus)")
         return
     row_fields = (*ROW_TEXT_FIELDS, *domain.count_field_names())
     first_seen: dict[tuple[str, str], int] = {}
@@ -234,33 +266,74 @@ def _check_rows(c: _Collector, data) -> None:
                 first_seen[key] = index
 
 
-def validate_payload(payload: dict, *, envelope: bool = False, today: date | None = None) -> list[Problem]:
-    """Every problem of a submission ``{"date": ..., "data": [...]}`` (empty list: well-formed).
-
-    With ``envelope=True`` the interface's signed envelope is checked too (accessKey, timestamp, sign).
-    ``today`` is the reporting day in Asia/Shanghai (a later report date is refused).
-    """
-    c = _Collector()
-    if not isinstance(payload, dict):
-        c.wrong_type(None, None, "a JSON object", "JSON 对象", payload)
-        return c.problems
-    present = c.check_fields(payload, None, ENVELOPE_FIELDS if envelope else PAYLOAD_FIELDS)
-    if "accessKey" in present:
+def _check_credentials(c: _Collector, payload: dict) -> None:
+    if "accessKey" in payload:
         c.text(payload, None, "accessKey", "accessKey")
-    if "timestamp" in present and (isinstance(payload["timestamp"], bool) or not isinstance(payload["timestamp"], int)):
-        c.wrong_type(None, "timestamp", "an integer (epoch seconds or milliseconds)", "整数时间戳（秒或毫秒）",
-                     payload["timestamp"])
-    if "sign" in present:
+    if "timestamp" in payload:
+        value = payload["timestamp"]
+        expected = "an integer: epoch seconds, or milliseconds when at least 10^12"
+        if isinstance(value, bool) or not isinstance(value, int):
+            c.wrong_type(None, "timestamp", expected, "整数时间戳（秒或毫秒）", value)
+        elif not 0 < value < TIMESTAMP_LIMIT:
+            c.add(ProblemCode.BAD_TIMESTAMP, None, "timestamp", expected,
+                  "时间戳应为当前的 Unix 时间（秒或毫秒）", "must be the current Unix time in seconds or milliseconds")
+    if "sign" in payload:
         if not isinstance(payload["sign"], str):
             c.wrong_type(None, "sign", "a non-empty string (md5 hex)", "非空字符串（md5 十六进制）", payload["sign"])
         elif not payload["sign"]:
             c.add(ProblemCode.EMPTY_TEXT, None, "sign", "a non-empty string (md5 hex)", "签名不能为空",
                   "must not be empty")
+
+
+def credential_problems(body, *, limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """What stops a request from being authenticated: not an object, accessKey, timestamp or sign absent or malformed.
+
+    It looks at nothing else, so a request nobody has signed costs no validation of its rows.
+    """
+    c = _Collector(limit)
+    try:
+        if not isinstance(body, dict):
+            c.wrong_type(None, None, "a JSON object", "JSON 对象", body)
+            return c.problems
+        for name in CREDENTIAL_FIELDS:
+            if name not in body:
+                c.add(ProblemCode.MISSING_FIELD, None, name, "a value (every field is required)",
+                      "缺少必填字段", "required field is missing")
+        _check_credentials(c, body)
+    except _Enough:
+        pass
+    return c.problems
+
+
+def validate_payload(payload: dict, *, envelope: bool = False, today: date | None = None,
+                     earliest: date | None = None, limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The problems of a submission ``{"date": ..., "data": [...]}`` (empty list: well-formed), at most ``limit``.
+
+    With ``envelope=True`` the interface's signed envelope is checked too (accessKey, timestamp, sign).
+    ``today`` is the reporting day in Asia/Shanghai (a later report date is refused); ``earliest`` is the
+    institution's first report date (an earlier one is refused, as is one before EARLIEST_REPORT_DATE).
+    Validation stops at ``limit`` problems, so the work is bounded whatever the body holds.
+    """
+    c = _Collector(limit)
+    try:
+        _check_payload(c, payload, envelope, today or report_today(), max(earliest or EARLIEST_REPORT_DATE,
+                                                                         EARLIEST_REPORT_DATE))
+    except _Enough:
+        pass
+    return c.problems
+
+
+def _check_payload(c: _Collector, payload, envelope: bool, today: date, earliest: date) -> None:
+    if not isinstance(payload, dict):
+        c.wrong_type(None, None, "a JSON object", "JSON 对象", payload)
+        return
+    present = c.check_fields(payload, None, ENVELOPE_FIELDS if envelope else PAYLOAD_FIELDS)
+    if envelope:
+        _check_credentials(c, payload)
     if "date" in present:
-        _check_date(c, payload["date"], today or report_today())
+        _check_date(c, payload["date"], today, earliest)
     if "data" in present:
         _check_rows(c, payload["data"])
-    return c.problems
 
 
 def rule_warnings(data: list[dict]) -> list[RuleWarning]:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import uuid
+from datetime import date
 
 import httpx
 import pytest
@@ -56,4 +57,5 @@ def server_url(warehouse_url, tmp_path_factory) -> str:
 
 @pytest.fixture
 def account(db) -> registry.Credentials:
-    return registry.register(db, code="H" + uuid.uuid4().hex[:10], name="测试医院", level="二级", county_code="330328")
+    return registry.register(db, code="H" + uuid.uuid4().hex[:10], name="测试医院", level="二级", county_code="330328",
+                             joined_on=date(2024, 1, 1))

@@ -31,7 +31,7 @@ def good(payloads) -> tuple[bytes, list[str]]:
 
 def upload(url: str, creds, content: bytes, *, name: str = "上报.xlsx", timestamp: int | None = None,
            secret: str | None = None) -> httpx.Response:
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    timestamp = client.fresh_timestamp(creds.access_key) if timestamp is None else timestamp
     fields = {"accessKey": creds.access_key, "timestamp": str(timestamp),
               "sign": client.sign(creds.access_key, secret or creds.access_secret, timestamp)}
     return httpx.post(f"{url}/xt/api/upload", data=fields, files={"file": (name, content, XLSX)}, timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from intake_support import SERVER_ENV, Server, start_server, stop_server
+from intake_support import JOINED_ON, SERVER_ENV, Server, start_server, stop_server
 
 from vte import registry
 
@@ -24,4 +24,5 @@ def new_code() -> str:
 
 @pytest.fixture
 def account(db) -> registry.Credentials:
-    return registry.register(db, code=new_code(), name="测试医院", level="二级", county_code="330328")
+    return registry.register(db, code=new_code(), name="测试医院", level="二级", county_code="330328",
+                             joined_on=JOINED_ON)

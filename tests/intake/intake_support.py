@@ -8,15 +8,17 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 
 from vte import client, registry
 from vte.submission import report_today
 
 SUBMIT = "/xt/api/submit"
+JOINED_ON = date(2024, 1, 1)  # test institutions report from here: earlier dates are refused
 
 # New accounts are seen at once, revocations within a second; generous limits so the property test is not
 # throttled (the rate-limit test has its own server).
@@ -74,10 +76,10 @@ class Server:
 
 
 def start_server(tmp_dir: Path, *, env: dict | None = None, tls: tuple[Path, Path] | None = None,
-                 verify: bool | str = True, wait_ready: bool = True) -> Server:
+                 verify: bool | str = True, wait_ready: bool = True, workers: int = 1) -> Server:
     port = free_port()
     log_path = tmp_dir / f"intake-{port}.log"
-    args = ["vte", "serve", "--port", str(port)]
+    args = ["vte", "serve", "--port", str(port), "--workers", str(workers)]
     if tls:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     with open(log_path, "wb") as log:
@@ -97,6 +99,21 @@ def start_server(tmp_dir: Path, *, env: dict | None = None, tls: tuple[Path, Pat
             stop_server(server)
             raise RuntimeError(f"vte serve was not {'ready' if wait_ready else 'up'} within 30 s:\n{server.log()}")
         time.sleep(0.1)
+
+
+def worker_processes(server: Server) -> list[psutil.Process]:
+    """The processes that serve requests: the server itself, or its workers when it has several."""
+    main = psutil.Process(server.process.pid)
+    workers = [c for c in main.children() if "spawn_main" in " ".join(c.cmdline())]  # uvicorn spawns them
+    return workers or [main]
+
+
+def peak_memory_mb(process: psutil.Process) -> float:
+    """The process's peak resident memory since it started (VmHWM), in MiB."""
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {process.pid}")
 
 
 def stop_server(server: Server) -> None:

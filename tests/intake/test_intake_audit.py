@@ -27,7 +27,7 @@ def test_every_request_is_logged_without_secrets_and_loads_into_the_warehouse(in
     responses = {
         "accepted": intake.post(signed),
         "duplicate": intake.post(client.envelope(account.access_key, account.access_secret, body)),
-        "validated": intake.post(signed, dry_run=True),
+        "validated": intake.post(client.envelope(account.access_key, account.access_secret, body), dry_run=True),
         "bad sign": intake.post({**signed, "sign": "f" * 32}),
         "invalid": intake.submit(account, payload(rows=[row(), row()])),
         "not json": intake.post(b"{"),

@@ -10,7 +10,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st
-from intake_support import VALID_COUNTS, row
+from intake_support import JOINED_ON, VALID_COUNTS, row
 
 from vte import client, domain, registry
 from vte.landing import LandingZone, read_document
@@ -66,7 +66,7 @@ def envelopes(draw, creds):
 def fuzz_account(warehouse_url):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         return registry.register(conn, code="HFUZZ" + uuid.uuid4().hex[:8], name="模糊测试医院",
-                                 level="二级", county_code="330328")
+                                 level="二级", county_code="330328", joined_on=JOINED_ON)
 
 
 def assert_answered_properly(response, zone, before, sent=None):

@@ -118,13 +118,13 @@ def test_all_problems_of_a_request_are_reported_at_once(intake, account, landing
     assert result["data"]["problemCount"] == 6 and "6" in result["message"]
 
 
-def test_malformed_envelope_fields_are_reported_without_authenticating(intake, landing):
+def test_malformed_credentials_are_reported_without_looking_at_the_rows(intake, landing):
     body = {"accessKey": "", "date": "2025-01-01", "timestamp": "now", "sign": None, "data": []}
     result = intake.post(body).json()
     assert result["code"] == 42201
     found = {(p["code"], p["field"]) for p in problems_of(result)}
-    assert found == {("empty_text", "accessKey"), ("wrong_type", "timestamp"), ("wrong_type", "sign"),
-                     ("empty_data", "data")}
+    # Nobody signed this request: its rows are not validated (that would be work for a stranger).
+    assert found == {("empty_text", "accessKey"), ("wrong_type", "timestamp"), ("wrong_type", "sign")}
 
 
 @pytest.mark.parametrize(("raw", "fragment"), [

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from intake_support import SERVER_ENV, payload, start_server, stop_server
+from intake_support import JOINED_ON, SERVER_ENV, payload, start_server, stop_server
 
 from vte import client, registry
 from vte.landing import LandingZone
@@ -69,7 +69,7 @@ def socket_path(url: str) -> str:
 
 def test_submissions_are_accepted_while_the_warehouse_is_unreachable(warehouse_url, db, settings, tmp_path):
     creds = registry.register(db, code="HP" + str(time.time_ns())[-9:], name="断网医院", level="三级",
-                              county_code="330106")
+                              county_code="330106", joined_on=JOINED_ON)
     proxy = UnixSocketProxy(socket_path(warehouse_url))
     server = start_server(tmp_path, env={**SERVER_ENV, "VTE_WAREHOUSE_URL": proxy.url(),
                                          "VTE_INTAKE_ACCOUNTS_REFRESH": "0.3"})
@@ -117,7 +117,7 @@ def throttled(warehouse_url, tmp_path):
 
 def test_each_account_is_rate_limited(throttled, account, db):
     other = registry.register(db, code="HR" + str(time.time_ns())[-9:], name="邻院", level="二级",
-                              county_code="330328")
+                              county_code="330328", joined_on=JOINED_ON)
     codes = [throttled.submit(account, payload(), dry_run=True) for _ in range(5)]
     assert [r.json()["code"] for r in codes] == [0, 0, 0, 42901, 42901]
     assert codes[3].status_code == 429 and int(codes[3].headers["Retry-After"]) >= 1

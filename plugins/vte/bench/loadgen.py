@@ -33,11 +33,13 @@ class Requests:
         self.accounts = [(key, secret, rows) for key, secret, rows in spec["accounts"]]
         self.dates = spec["dates"]
         self.offset = spec["offset"]
+        self.last_timestamp: dict[str, int] = {}
 
     def body(self, k: int) -> bytes:
         key, secret, rows = self.accounts[k % len(self.accounts)]
         day = self.dates[self.offset + k // len(self.accounts)]
-        timestamp = int(time.time())
+        timestamp = max(time.time_ns() // 1_000_000, self.last_timestamp.get(key, 0) + 1)  # signatures are single-use
+        self.last_timestamp[key] = timestamp
         sign = hashlib.md5(f"{key}{secret}{timestamp}".encode()).hexdigest()
         return (f'{{"accessKey":"{key}","date":"{day}","timestamp":{timestamp},"sign":"{sign}","data":{rows}}}'
                 ).encode()

@@ -33,14 +33,12 @@ def create(
     region_code: str = typer.Option(..., help="GB/T 2260 county-level code of its location, e.g. 330328."),
     level: str = typer.Option(..., help="Hospital level: 二级 or 三级."),
     community: str = typer.Option(None, help="County medical community (医共体) it belongs to."),
-    joined_on: str = typer.Option(None, help="First report date expected (yyyy-mm-dd); default today."),
+    joined_on: str = typer.Option(None, help="First report date accepted (yyyy-mm-dd); earlier dates are refused."
+                                             " Default today; set it earlier to let the institution back-fill."),
     as_json: bool = typer.Option(False, "--json", help="Print accessKey, accessSecret, institution_code as JSON."),
 ) -> None:
     """Register an institution and open its API account; prints the secret once."""
-    try:
-        joined = date.fromisoformat(joined_on) if joined_on else None
-    except ValueError:
-        _fail(ValueError(f"--joined-on {joined_on!r} is not a date (yyyy-mm-dd)"))
+    joined = _date("--joined-on", joined_on) if joined_on else None
     try:
         with wh.connect(autocommit=True) as conn:
             creds = registry.register(conn, code=institution_code, name=name, level=level, county_code=region_code,
@@ -48,6 +46,28 @@ def create(
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
         _fail(exc)
     _print_credentials(creds, as_json)
+
+
+def _date(option: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(ValueError(f"{option} {text!r} is not a date (yyyy-mm-dd)"))
+
+
+@app.command("joined-on")
+def joined_on_(
+    institution_code: str = typer.Argument(..., help="The institution's code."),
+    first_date: str = typer.Argument(..., help="Its first report date (yyyy-mm-dd): earlier dates are refused."),
+) -> None:
+    """Move an institution's first accepted report date, e.g. to let it back-fill; takes effect at once."""
+    day = _date("FIRST_DATE", first_date)
+    try:
+        with wh.connect(autocommit=True) as conn:
+            registry.set_joined_on(conn, institution_code, day)
+    except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
+        _fail(exc)
+    typer.echo(f"{institution_code} reports from {day.isoformat()}")
 
 
 @app.command("list")

@@ -144,7 +144,7 @@ class _Row:
 
 
 def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS,
-                   today: date | None = None) -> ParsedWorkbook:
+                   today: date | None = None, earliest: date | None = None) -> ParsedWorkbook:
     """Read an uploaded .xlsx into one payload per report date, or every reason it is refused.
 
     ``today`` is the reporting day (Asia/Shanghai) the payloads are validated against, as in
@@ -180,7 +180,7 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
                                 "no data rows: fill in data from row 3"))
 
     _group_by_date(parsed, _without_duplicates(rows, errors))
-    errors.extend(_validate(parsed, today))
+    errors.extend(_validate(parsed, today, earliest))
     parsed.row_count = row_count
     if errors:
         return ParsedWorkbook(errors=sorted(errors, key=_error_order), row_count=row_count)
@@ -491,13 +491,14 @@ def _group_by_date(parsed: ParsedWorkbook, rows: list[_Row]) -> None:
         parsed.sources.append([row.source for row in dated])
 
 
-def _validate(parsed: ParsedWorkbook, today: date | None) -> list[CellError]:
+def _validate(parsed: ParsedWorkbook, today: date | None, earliest: date | None) -> list[CellError]:
     """The interface's own checks on each payload, their rows and fields turned into cells."""
     found = []
     for index, payload in enumerate(parsed.submissions):
-        for problem in validate_payload(payload, today=today):
+        for problem in validate_payload(payload, today=today, earliest=earliest):
             row = 0 if problem.row is None else problem.row  # a date problem: the date cell of its first row
-            sheet, cell = parsed.cell_of(index, row, problem.field)
+            located = "date" if problem.field == "data" else problem.field  # the date's rows as a whole
+            sheet, cell = parsed.cell_of(index, row, located)
             found.append(CellError(str(problem.code), _without_location(problem.message_zh, "："),
                                    _without_location(problem.message_en, ": "),
                                    sheet=sheet, cell=cell, field=problem.field))

@@ -13,14 +13,16 @@ from __future__ import annotations
 import hmac
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 
 from vte.config import get_settings
+from vte.excel.form import FormRefused, UploadForm, read_upload_form
 from vte.excel.parser import MAX_BYTES
 from vte.excel.session import (MAX_AGE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_MAX_AGE_SECONDS, Session,
                                Sessions, csrf_matches, session_key)
@@ -28,8 +30,10 @@ from vte.excel.template import build_template
 from vte.excel.upload import Upload, receive_workbook
 from vte.intake.accounts import KeyStatus
 from vte.intake.audit import safe_text
+from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import MAX_PROBLEMS_SHOWN, IntakeService, Reply
+from vte.intake.signing import parse_timestamp
 
 TEMPLATE_PATH = "/xt/excel/template"
 UPLOAD_API_PATH = "/xt/api/upload"
@@ -39,6 +43,7 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and part headers around the file
 AUTH_FIELDS = ("accessKey", "timestamp", "sign")
 MAX_FORM_FIELDS = 10  # more is not a hospital's upload
+SMALL_FORM_LIMIT = 16 * 1024  # the sign-in and sign-out forms
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -94,24 +99,32 @@ def _too_large(request: Request) -> bool:
     return declared.isdigit() and int(declared) > MAX_BYTES + MULTIPART_OVERHEAD
 
 
-def _form_problems(form) -> list[dict]:
+def _form_problems(form: UploadForm) -> list[dict]:
     """Missing and unknown form fields, reported like the interface reports JSON fields."""
-    missing = [name for name in AUTH_FIELDS if not isinstance(form.get(name), str) or not form[name].strip()]
-    if not isinstance(form.get("file"), UploadFile):
+    missing = [name for name in AUTH_FIELDS if not form.fields.get(name, "").strip()]
+    if form.content is None:
         missing.append("file")
     problems = [{"code": "missing_field", "field": name,
                  "message": f"缺少表单字段 {name} / the form field {name} is missing"} for name in missing]
-    for name in form.keys():
-        if name not in (*AUTH_FIELDS, "file"):
-            shown = safe_text(name, 60)
-            problems.append({"code": "unknown_field", "field": shown,
-                             "message": f"未知的表单字段 {shown} / unknown form field {shown}"})
+    for name in form.unknown:
+        shown = safe_text(name, 60)
+        problems.append({"code": "unknown_field", "field": shown,
+                         "message": f"未知的表单字段 {shown} / unknown form field {shown}"})
     return problems
 
 
-async def _read_file(file: UploadFile) -> bytes:
-    """At most one byte beyond the limit: enough for the parser to refuse an oversized file by its size."""
-    return await file.read(MAX_BYTES + 1)
+def _form_refusal(exc: FormRefused) -> Reply:
+    code = ResultCode.BODY_TOO_LARGE if exc.too_large else ResultCode.INVALID_PAYLOAD
+    return Reply(code, message=code.explain(exc.zh, exc.en))
+
+
+async def _small_form(request: Request) -> dict[str, str]:
+    """A short URL-encoded form (sign in, sign out): read whole but bounded, never spooled."""
+    try:
+        raw = await read_body(request, SMALL_FORM_LIMIT)
+    except (BodyTooLarge, ClientDisconnect):
+        return {}
+    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"), max_num_fields=MAX_FORM_FIELDS).items()}
 
 
 @router.get(TEMPLATE_PATH, summary="下载 Excel 上报模板 / Download the Excel template",
@@ -121,7 +134,13 @@ def download_template() -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{TEMPLATE_FILE_NAME}"'})
 
 
-@router.post(UPLOAD_API_PATH, summary="Excel 数据导入 / Upload a workbook (one submission per date)")
+@router.post(UPLOAD_API_PATH, summary="Excel 数据导入 / Upload a workbook (one submission per date)",
+             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["accessKey", "timestamp", "sign", "file"],
+                 "properties": {"accessKey": {"type": "string"},
+                                "timestamp": {"type": "integer", "description": "a new one for every request"},
+                                "sign": {"type": "string", "description": "md5(accessKey + accessSecret + timestamp)"},
+                                "file": {"type": "string", "format": "binary"}}}}}}})
 async def upload_api(request: Request) -> JSONResponse:
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         return _answer(request, Reply(ResultCode.UNSUPPORTED_MEDIA_TYPE, message=(
@@ -129,32 +148,47 @@ async def upload_api(request: Request) -> JSONResponse:
     if _too_large(request):
         return _answer(request, Reply(ResultCode.BODY_TOO_LARGE, message=(
             f"{ResultCode.BODY_TOO_LARGE.message}: 文件上限 {MAX_BYTES} 字节 / the file may be at most {MAX_BYTES} bytes")))
-    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+    record = request.state.record
+    service = _service(request)
+
+    async def authenticate(fields: dict[str, str]) -> Reply | None:
+        record["access_key"] = safe_text(fields["accessKey"])
+        timestamp = parse_timestamp(fields["timestamp"])
+        if timestamp is None:
+            return Reply(ResultCode.INVALID_PAYLOAD, message=ResultCode.INVALID_PAYLOAD.explain(
+                "timestamp 应为当前的 Unix 时间（秒或毫秒）的整数", "timestamp must be the current Unix time in seconds or"
+                " milliseconds, as an integer"))
+        credentials = {"accessKey": fields["accessKey"].strip(), "timestamp": timestamp, "sign": fields["sign"].strip()}
+        return await run_in_threadpool(service.authenticate, credentials, record)
+
+    try:
+        form = await read_upload_form(request, limit=MAX_BYTES + MULTIPART_OVERHEAD, text_fields=AUTH_FIELDS,
+                                      max_parts=MAX_FORM_FIELDS, authenticate=authenticate)
+    except FormRefused as exc:
+        return _answer(request, _form_refusal(exc))
+    except ClientDisconnect:
+        return _answer(request, Reply(ResultCode.REQUEST_TIMEOUT))
+    if form.early_refusal is not None:
+        return _answer(request, form.early_refusal)
     problems = _form_problems(form)
     if problems:
         return _answer(request, Reply(ResultCode.INVALID_PAYLOAD, {"errorCount": len(problems), "errors": problems},
                                       message=f"{ResultCode.INVALID_PAYLOAD.message}：表单字段有误 / "
                                               f"the form's fields are wrong"))
-    file = form["file"]
-    timestamp = str(form["timestamp"]).strip()
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        return _answer(request, Reply(ResultCode.INVALID_PAYLOAD, message=(
-            f"{ResultCode.INVALID_PAYLOAD.message}：timestamp 应为整数（秒或毫秒） / "
-            f"timestamp must be an integer (epoch seconds or milliseconds)")))
+    if not form.authenticated:
+        refusal = await authenticate(form.fields)
+        if refusal is not None:
+            return _answer(request, refusal)
+    return await _receive(request, form, record["institution_code"], form.fields["accessKey"].strip(),
+                          record["joined_on"])
 
-    record = request.state.record
-    record["access_key"] = safe_text(form["accessKey"])
-    service = _service(request)
-    envelope = {"accessKey": str(form["accessKey"]), "timestamp": int(timestamp), "sign": str(form["sign"])}
-    refusal = await run_in_threadpool(service.authenticate, envelope, record)
-    if refusal is not None:
-        return _answer(request, refusal)
 
-    content = await _read_file(file)
+async def _receive(request: Request, form: UploadForm, institution_code: str, access_key: str,
+                   joined_on) -> JSONResponse:
     try:
-        upload = await run_in_threadpool(receive_workbook, service.landing,
-                                         institution_code=record["institution_code"],
-                                         access_key=envelope["accessKey"], file_name=file.filename, content=content)
+        upload = await run_in_threadpool(receive_workbook, _service(request).landing,
+                                         institution_code=institution_code, access_key=access_key,
+                                         file_name=form.file_name, content=form.content, earliest=joined_on)
     except OSError:
         log.exception("landing an uploaded workbook failed")
         return _answer(request, Reply(ResultCode.LANDING_UNAVAILABLE))
@@ -166,7 +200,7 @@ async def upload_api(request: Request) -> JSONResponse:
 
 
 def _current_session(request: Request) -> Session | None:
-    """The signed-in session, if its account is still active with the same secret."""
+    """The signed-in session, if its account is still active with the same secret (its account in the record)."""
     sessions = _sessions(request)
     session = sessions.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
@@ -174,6 +208,8 @@ def _current_session(request: Request) -> Session | None:
     status, account = _service(request).accounts.lookup(session.access_key)
     if status is not KeyStatus.ACTIVE or not sessions.still_valid(session, account.access_secret):
         return None
+    request.state.record.update(access_key=session.access_key, institution_code=session.institution_code,
+                                joined_on=account.joined_on)
     return session
 
 
@@ -204,13 +240,12 @@ async def upload_page(request: Request) -> Response:
     session = await run_in_threadpool(_current_session, request)
     if session is None:
         return _sign_in_page(request)
-    request.state.record.update(access_key=session.access_key, institution_code=session.institution_code)
     return _upload_page(request, session)
 
 
 @router.post(f"{PAGE_PATH}/sign-in", include_in_schema=False)
 async def sign_in(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=3)
+    form = await _small_form(request)
     access_key = str(form.get("accessKey", "")).strip()
     access_secret = str(form.get("accessSecret", ""))
     sessions = _sessions(request)
@@ -248,7 +283,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post(f"{PAGE_PATH}/sign-out", include_in_schema=False)
 async def sign_out(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=1)
+    form = await _small_form(request)
     session = _sessions(request).read(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(PAGE_PATH, status_code=303)
     if session is not None and csrf_matches(session, form.get("csrf")):
@@ -263,28 +298,37 @@ async def upload_from_page(request: Request) -> Response:
     if session is None:
         return _sign_in_page(request, error="请先登录 / Please sign in first", status_code=401)
     record = request.state.record
-    record.update(access_key=session.access_key, institution_code=session.institution_code)
+    too_large = (f"{ResultCode.BODY_TOO_LARGE.message}: 文件上限 {MAX_BYTES} 字节 / "
+                 f"the file may be at most {MAX_BYTES} bytes")
     if _too_large(request):
         record["code"] = int(ResultCode.BODY_TOO_LARGE)
-        return _upload_page(request, session, status_code=413, error=(
-            f"{ResultCode.BODY_TOO_LARGE.message}: 文件上限 {MAX_BYTES} 字节 / the file may be at most {MAX_BYTES} bytes"))
-    form = await request.form(max_files=1, max_fields=1)
-    if not csrf_matches(session, form.get("csrf")):
+        return _upload_page(request, session, status_code=413, error=too_large)
+    try:
+        form = await read_upload_form(request, limit=MAX_BYTES + MULTIPART_OVERHEAD, text_fields=("csrf",),
+                                      max_parts=2)
+    except FormRefused as exc:
+        reply = _form_refusal(exc)
+        record["code"] = int(reply.code)
+        return _upload_page(request, session, status_code=reply.code.http_status,
+                            error=too_large if exc.too_large else f"{exc.zh} / {exc.en}")
+    except ClientDisconnect:
+        record["code"] = int(ResultCode.REQUEST_TIMEOUT)
+        return _upload_page(request, session, status_code=408, error=ResultCode.REQUEST_TIMEOUT.message)
+    if not csrf_matches(session, form.fields.get("csrf")):
         record["code"] = int(ResultCode.BAD_QUERY)
         return _upload_page(request, session, status_code=403,
                             error="页面已过期，请刷新后重试 / The page expired: reload it and try again")
-    file = form.get("file")
-    if not isinstance(file, UploadFile) or not file.filename:
+    if form.content is None or not form.file_name:
         record["code"] = int(ResultCode.INVALID_PAYLOAD)
         return _upload_page(request, session, status_code=422, error="请选择文件 / Choose a file")
     if _service(request).limiter.take(session.access_key):
         record["code"] = int(ResultCode.RATE_LIMITED)
         return _upload_page(request, session, status_code=429, error=ResultCode.RATE_LIMITED.message)
-    content = await _read_file(file)
     try:
         upload = await run_in_threadpool(receive_workbook, _service(request).landing,
                                          institution_code=session.institution_code, access_key=session.access_key,
-                                         file_name=file.filename, content=content)
+                                         file_name=form.file_name, content=form.content,
+                                         earliest=record.get("joined_on"))
     except OSError:
         log.exception("landing an uploaded workbook failed")
         record["code"] = int(ResultCode.LANDING_UNAVAILABLE)

@@ -68,11 +68,12 @@ def rule_warnings(parsed: ParsedWorkbook, index: int) -> list[dict]:
 
 
 def receive_workbook(landing: LandingZone, *, institution_code: str, access_key: str, file_name: str | None,
-                     content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None) -> Upload:
+                     content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None,
+                     earliest: date | None = None) -> Upload:
     """Check the workbook and, only if every cell is right, land each of its dates as a submission."""
     name = display_name(file_name)
     digest = hashlib.sha256(content).hexdigest()
-    parsed = parse_workbook(content, max_bytes=max_bytes, today=today)
+    parsed = parse_workbook(content, max_bytes=max_bytes, today=today, earliest=earliest)
     upload = Upload(name, digest, parsed.row_count)
     if not parsed.ok:
         upload.errors = parsed.errors

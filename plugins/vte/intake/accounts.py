@@ -1,8 +1,10 @@
-"""The accounts the service accepts, cached in memory from the warehouse registry.
+"""The accounts the service accepts: read from the warehouse registry at every authentication, cached as fallback.
 
-The cache is refreshed periodically and, for an unknown key, at most once per few seconds. When the
-warehouse cannot be reached the last good copy keeps serving, so hospitals can submit while the
-warehouse is down (accepted data goes to the landing zone, which is files).
+Reading the registry for each request makes a revocation or a rotation take effect on the very next
+request, in every worker. The whole registry is also cached in memory and re-read periodically: when the
+warehouse cannot be reached the last good copy keeps serving (live reads are retried every few seconds), so
+hospitals can submit while the warehouse is down — accepted data goes to the landing zone, which is files.
+During such an outage a revocation waits for the warehouse to return.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from enum import Enum
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from vte import registry, warehouse
 from vte.config import Settings
@@ -29,20 +32,58 @@ class KeyStatus(Enum):
     UNAVAILABLE = "unavailable"  # no successful load yet
 
 
-def warehouse_loader(settings: Settings, connect_timeout: float) -> Callable[[], dict]:
-    def load() -> dict[str, ActiveAccount | None]:
-        with psycopg.connect(warehouse.url(settings), connect_timeout=connect_timeout) as conn:
-            return registry.account_statuses(conn, settings)
-    return load
+class WarehouseRegistry:
+    """The registry's accounts through a small connection pool, made on first use (the warehouse may start later)."""
+
+    def __init__(self, settings: Settings, connect_timeout: float):
+        self.settings = settings
+        self.connect_timeout = connect_timeout
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _connections(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                timeout_ms = int(self.connect_timeout * 1000)
+                self._pool = ConnectionPool(
+                    warehouse.url(self.settings), min_size=1, max_size=4, timeout=self.connect_timeout,
+                    kwargs={"autocommit": True, "connect_timeout": max(1, round(self.connect_timeout)),
+                            "options": f"-c statement_timeout={timeout_ms}"})
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close(timeout=5)
+                self._pool = None
+
+    def _run(self, read):
+        try:
+            with self._connections().connection() as conn:
+                return read(conn)
+        except psycopg.OperationalError:  # a connection the warehouse dropped (restart): once more, fresh
+            with self._connections().connection() as conn:
+                return read(conn)
+
+    def load_all(self) -> dict[str, ActiveAccount | None]:
+        return self._run(lambda conn: registry.account_statuses(conn, self.settings))
+
+    def load_one(self, access_key: str) -> tuple[bool, ActiveAccount | None]:
+        return self._run(lambda conn: registry.account_status(conn, access_key, self.settings))
 
 
 class AccountCache:
     def __init__(self, load: Callable[[], dict[str, ActiveAccount | None]], *, refresh_seconds: float,
-                 miss_refresh_seconds: float, clock: Callable[[], float] = time.monotonic):
+                 miss_refresh_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 load_one: Callable[[str], tuple[bool, ActiveAccount | None]] | None = None,
+                 live_retry_seconds: float = 5):
         self._load = load
+        self._load_one = load_one
         self.refresh_seconds = refresh_seconds
         self.miss_refresh_seconds = miss_refresh_seconds
+        self.live_retry_seconds = live_retry_seconds
         self._clock = clock
+        self._live_failed_at: float | None = None
         self._accounts: dict[str, ActiveAccount | None] | None = None
         self._last_attempt: float | None = None
         self.loaded_at: float | None = None
@@ -71,11 +112,38 @@ class AccountCache:
             return True
 
     def lookup(self, access_key: str) -> tuple[KeyStatus, ActiveAccount | None]:
+        live = self._lookup_live(access_key)
+        if live is not None:
+            return live
         status, account = self._find(access_key)
         if status in (KeyStatus.UNKNOWN, KeyStatus.UNAVAILABLE) and self._may_refresh_on_miss():
             self.refresh()
             status, account = self._find(access_key)
         return status, account
+
+    def _lookup_live(self, access_key: str) -> tuple[KeyStatus, ActiveAccount | None] | None:
+        """The registry's answer now, or None when it cannot be asked (the cache answers instead)."""
+        if self._load_one is None:
+            return None
+        if self._live_failed_at is not None and self._clock() - self._live_failed_at < self.live_retry_seconds:
+            return None
+        try:
+            known, account = self._load_one(access_key)
+        except Exception as exc:  # any failure to reach or read the warehouse: the cache answers
+            self._live_failed_at = self._clock()
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("registry not reachable, the cached accounts answer: %s", self.last_error)
+            return None
+        self._live_failed_at = None
+        accounts = self._accounts
+        if accounts is not None:  # keep the fallback copy as current as the last answer
+            if known:
+                accounts[access_key] = account
+            else:
+                accounts.pop(access_key, None)
+        if not known:
+            return KeyStatus.UNKNOWN, None
+        return (KeyStatus.ACTIVE, account) if account is not None else (KeyStatus.REVOKED, None)
 
     def _may_refresh_on_miss(self) -> bool:
         return self._last_attempt is None or self._clock() - self._last_attempt >= self.miss_refresh_seconds

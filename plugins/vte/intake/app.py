@@ -12,7 +12,10 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from functools import partial
 
+import anyio
+from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -20,38 +23,27 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from vte.config import Settings, get_settings
 from vte.excel import routes as excel_routes
 from vte.intake import feedback_routes
 from vte.intake import schema
-from vte.intake.accounts import AccountCache, warehouse_loader
+from vte.intake.accounts import AccountCache, WarehouseRegistry
 from vte.intake.audit import AuditLog, safe_text
+from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.config import IntakeConfig
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import IntakeService, Reply
+from vte.intake.signatures import UsedSignatures
+from vte.intake.signing import BODY_SIGN_HEADER
 from vte.landing import LandingZone
 
 log = logging.getLogger(__name__)
 
 SUBMIT_PATH = "/xt/api/submit"
+SMALL_BODY_BYTES = 64 * 1024
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no", "")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > limit:
-            raise BodyTooLarge
-    return bytes(received)
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -68,7 +60,9 @@ def reply_response(reply: Reply, request_id: str) -> JSONResponse:
                         headers={**reply.headers, "X-Request-ID": request_id})
 
 
-def _outcome(code: int, status: int, record: dict) -> str:
+def _outcome(code: int | None, status: int, record: dict) -> str:
+    if code is None and status < 400:
+        return "served"  # a page, the template, the OpenAPI document
     if code == ResultCode.SUCCESS:
         if record.get("dry_run"):
             return "validated"
@@ -80,20 +74,32 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
                account_cache: AccountCache | None = None) -> FastAPI:
     settings = settings or get_settings()
     config = config or IntakeConfig.from_env()
-    accounts = account_cache or AccountCache(
-        warehouse_loader(settings, config.warehouse_connect_timeout),
-        refresh_seconds=config.accounts_refresh_seconds,
-        miss_refresh_seconds=config.accounts_miss_refresh_seconds,
-    )
+    live_registry = None
+    if account_cache is None:
+        live_registry = WarehouseRegistry(settings, config.warehouse_connect_timeout)
+        account_cache = AccountCache(
+            live_registry.load_all,
+            load_one=live_registry.load_one,
+            refresh_seconds=config.accounts_refresh_seconds,
+            miss_refresh_seconds=config.accounts_miss_refresh_seconds,
+        )
+    accounts = account_cache
     landing = LandingZone(settings=settings)
-    service = IntakeService(accounts=accounts, landing=landing, config=config)
+    used_signatures = UsedSignatures(settings.used_signatures_path)
+    service = IntakeService(accounts=accounts, landing=landing, config=config, used_signatures=used_signatures)
     audit = AuditLog(settings.audit_dir)
+    # A parsed body takes up to ~25 times its size. Small bodies (a typical day is 20-50 kB) share the
+    # thread pool; larger ones are parsed and validated a few at a time, which bounds a worker's memory.
+    large_bodies = CapacityLimiter(config.concurrent_requests)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         accounts.start()
         yield
         accounts.stop()
+        if live_registry is not None:
+            live_registry.close()
+        used_signatures.close()
 
     app = FastAPI(
         title="VTE 质控数据上报接口 / VTE quality-control submission interface",
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
         except Exception:
             log.exception("request %s failed", request_id)
             response = reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id)
+        response.headers.setdefault("X-Request-ID", request_id)
         if request.url.path not in ("/healthz", "/readyz"):
             code = record.get("code")
             entry = {
@@ -175,7 +182,12 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
         except BodyTooLarge:
             return answer(request, Reply(ResultCode.BODY_TOO_LARGE, message=ResultCode.BODY_TOO_LARGE.explain(
                 f"上限 {config.max_body_bytes} 字节", f"at most {config.max_body_bytes} bytes")))
-        reply = await run_in_threadpool(service.submit, raw, dry_run=record["dry_run"], record=record)
+        except ClientDisconnect:
+            return answer(request, Reply(ResultCode.REQUEST_TIMEOUT))
+        body_sign = request.headers.get(BODY_SIGN_HEADER)
+        reply = await anyio.to_thread.run_sync(
+            partial(service.submit, raw, dry_run=record["dry_run"], record=record, body_sign=body_sign),
+            limiter=large_bodies if len(raw) > SMALL_BODY_BYTES else None)
         return answer(request, reply)
 
     @app.get("/healthz", summary="Liveness")

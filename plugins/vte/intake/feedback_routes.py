@@ -16,6 +16,8 @@ from vte import feedback
 from vte.intake.audit import safe_text
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import Reply
+from vte.intake.signing import parse_timestamp
+from vte.submission import DATE_PATTERN
 
 FEEDBACK_PATH = "/xt/api/feedback"
 
@@ -39,18 +41,29 @@ def _bad(detail_zh: str, detail_en: str) -> Reply:
     description="Query parameters accessKey, timestamp, sign (= md5(accessKey + accessSecret + timestamp)) and "
                 "optionally date (yyyy-MM-dd). Returns the refused requests, quarantined and warning rows with "
                 "the broken rules in words, and late and missing report dates of the latest publication.",
+    openapi_extra={"parameters": [
+        {"name": "accessKey", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "timestamp", "in": "query", "required": True, "schema": {"type": "integer"},
+         "description": "epoch seconds or milliseconds; a new one for every request"},
+        {"name": "sign", "in": "query", "required": True, "schema": {"type": "string"},
+         "description": "md5(accessKey + accessSecret + timestamp), hex; good for one request"},
+        {"name": "date", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+    ]},
 )
 async def feedback_report(request: Request) -> JSONResponse:
     query = request.query_params
     missing = [name for name in ("accessKey", "timestamp", "sign") if not query.get(name)]
     if missing:
         return _answer(request, _bad(f"缺少参数 {', '.join(missing)}", f"missing parameter(s) {', '.join(missing)}"))
-    timestamp = query["timestamp"]
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        return _answer(request, _bad("timestamp 应为整数（秒或毫秒）", "timestamp must be an integer (s or ms)"))
+    timestamp = parse_timestamp(query["timestamp"])
+    if timestamp is None:
+        return _answer(request, _bad("timestamp 应为当前的 Unix 时间（秒或毫秒）的整数",
+                                     "timestamp must be the current Unix time in seconds or milliseconds, as an integer"))
     report_date = query.get("date")
     if report_date is not None:
         try:
+            if not DATE_PATTERN.match(report_date):
+                raise ValueError
             date.fromisoformat(report_date)
         except ValueError:
             return _answer(request, _bad(f"date {safe_text(report_date)!r} 不是 yyyy-MM-dd 日期",
@@ -58,7 +71,7 @@ async def feedback_report(request: Request) -> JSONResponse:
     record = request.state.record
     record["access_key"] = safe_text(query["accessKey"])
     service = request.app.state.service
-    credentials = {"accessKey": query["accessKey"], "timestamp": int(timestamp), "sign": query["sign"]}
+    credentials = {"accessKey": query["accessKey"], "timestamp": timestamp, "sign": query["sign"]}
     refusal = await run_in_threadpool(service.authenticate, credentials, record)
     if refusal is not None:
         return _answer(request, refusal)

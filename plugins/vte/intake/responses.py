@@ -15,9 +15,12 @@ class ResultCode(IntEnum):
     BAD_SIGNATURE = 40101
     TIMESTAMP_OUT_OF_WINDOW = 40102
     UNKNOWN_ACCESS_KEY = 40103
+    SIGNATURE_REUSED = 40104
+    BAD_BODY_SIGNATURE = 40105
     ACCESS_KEY_REVOKED = 40301
     NOT_FOUND = 40401
     METHOD_NOT_ALLOWED = 40501
+    REQUEST_TIMEOUT = 40801
     BODY_TOO_LARGE = 41301
     UNSUPPORTED_MEDIA_TYPE = 41501
     INVALID_PAYLOAD = 42201
@@ -50,9 +53,13 @@ MESSAGES = {
     ResultCode.TIMESTAMP_OUT_OF_WINDOW: ("时间戳超出允许范围（请求过期或时钟不准）",
                                          "The timestamp is outside the allowed window"),
     ResultCode.UNKNOWN_ACCESS_KEY: ("未知的 accessKey", "Unknown accessKey"),
+    ResultCode.SIGNATURE_REUSED: ("该签名已使用过（每个请求须用新的时间戳重新签名）",
+                                  "This signature was already used: sign every request anew with a fresh timestamp"),
+    ResultCode.BAD_BODY_SIGNATURE: ("请求体签名错误", "The body signature does not match"),
     ResultCode.ACCESS_KEY_REVOKED: ("该 accessKey 已停用", "This accessKey has been revoked"),
     ResultCode.NOT_FOUND: ("接口地址不存在", "No such endpoint"),
     ResultCode.METHOD_NOT_ALLOWED: ("不支持该请求方法", "Method not allowed"),
+    ResultCode.REQUEST_TIMEOUT: ("请求发送过慢，连接已关闭", "The request was sent too slowly: the connection was closed"),
     ResultCode.BODY_TOO_LARGE: ("请求体过大", "The request body is too large"),
     ResultCode.UNSUPPORTED_MEDIA_TYPE: ("Content-Type 须为 application/json", "Content-Type must be application/json"),
     ResultCode.INVALID_PAYLOAD: ("上报数据校验未通过", "The submission was refused"),

@@ -25,5 +25,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, tls_cert: Path | None = 
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         server_header=False,
+        http="vte.intake.deadlines:DeadlineHttpProtocol",  # slow and silent clients are cut off
+        timeout_keep_alive=5,
         access_log=False,  # the audit log records every request
     )

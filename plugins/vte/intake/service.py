@@ -1,8 +1,10 @@
 """Handling one submission, independent of the web framework: parse, authenticate, validate, land.
 
-The order is fixed: the body must be JSON; accessKey, timestamp and sign must be well-formed to
-authenticate at all (otherwise every problem is reported); then the key, the signature, the replay
-window and the rate limit are checked; then the content; only then is anything stored.
+The order is fixed so that nobody can make the service work for a request it has not authenticated: the
+body must be JSON; accessKey, timestamp and sign must be well-formed (nothing else is looked at before the
+signature is checked); then the key, the signature, the optional body signature, the replay window, the
+single use of the signature and the rate limit; then the content, stopping at MAX_PROBLEMS problems; only
+then is anything stored.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from vte.intake.accounts import AccountCache, KeyStatus
 from vte.intake.config import IntakeConfig
 from vte.intake.ratelimit import TokenBuckets
 from vte.intake.responses import ResultCode
+from vte.intake.signatures import UsedSignatures
 from vte.landing import LandingZone
 
 log = logging.getLogger(__name__)
 
-AUTH_FIELDS = ("accessKey", "timestamp", "sign")
-MAX_PROBLEMS_SHOWN = 1000  # a pathological body could hold hundreds of thousands
+MAX_PROBLEMS_SHOWN = submission.MAX_PROBLEMS
 
 
 @dataclass
@@ -75,31 +77,34 @@ def parse_json(body: bytes):
 
 class IntakeService:
     def __init__(self, *, accounts: AccountCache, landing: LandingZone, config: IntakeConfig,
-                 clock=time.time):
+                 used_signatures: UsedSignatures, clock=time.time):
         self.accounts = accounts
         self.landing = landing
         self.config = config
+        self.used_signatures = used_signatures
         self.limiter = TokenBuckets(config.rate_per_second, config.rate_burst)
         self._clock = clock
 
-    def submit(self, raw: bytes, *, dry_run: bool, record: dict) -> Reply:
+    def submit(self, raw: bytes, *, dry_run: bool, record: dict, body_sign: str | None = None) -> Reply:
         try:
             body = parse_json(raw)
         except MalformedJSON as exc:
             return Reply(ResultCode.MALFORMED_JSON, message=ResultCode.MALFORMED_JSON.explain(exc.zh, exc.en))
-        problems = submission.validate_payload(body, envelope=True)
         if isinstance(body, dict):
-            record["access_key"] = submission.shown(body.get("accessKey")) if isinstance(body.get("accessKey"),
-                                                                                          str) else None
+            key = body.get("accessKey")
+            record["access_key"] = submission.shown(key) if isinstance(key, str) else None
             if isinstance(body.get("data"), list):
                 record["row_count"] = len(body["data"])
-        record["problem_count"] = len(problems)
-        if any(p.row is None and p.field in (*AUTH_FIELDS, None) for p in problems):
+        problems = submission.credential_problems(body)
+        if problems:
+            record["problem_count"] = len(problems)
             return self._refuse_content(problems)
 
-        refusal = self.authenticate(body, record)
+        refusal = self.authenticate(body, record, raw=raw, body_sign=body_sign)
         if refusal is not None:
             return refusal
+        problems = submission.validate_payload(body, envelope=True, earliest=record["joined_on"])
+        record["problem_count"] = len(problems)
         if problems:
             return self._refuse_content(problems)
         record["report_date"] = body["date"]
@@ -124,8 +129,14 @@ class IntakeService:
             "warnings": warnings,
         })
 
-    def authenticate(self, body: dict, record: dict) -> Reply | None:
-        access_key, timestamp, given = body["accessKey"], body["timestamp"], body["sign"]
+    def authenticate(self, credentials: dict, record: dict, *, raw: bytes | None = None,
+                     body_sign: str | None = None) -> Reply | None:
+        """Check well-formed ``accessKey``, ``timestamp`` and ``sign``; None when the request may go on.
+
+        ``body_sign``, when the client sent one, is the optional signature over the whole body (``raw``).
+        On success ``record`` names the institution and its first report date (``joined_on``).
+        """
+        access_key, timestamp, given = credentials["accessKey"], credentials["timestamp"], credentials["sign"]
         status, account = self.accounts.lookup(access_key)
         if status is KeyStatus.UNAVAILABLE:
             return Reply(ResultCode.ACCOUNTS_UNAVAILABLE, headers={"Retry-After": "5"})
@@ -134,26 +145,41 @@ class IntakeService:
         if status is KeyStatus.REVOKED:
             return Reply(ResultCode.ACCESS_KEY_REVOKED)
         record["institution_code"] = account.institution_code
+        record["joined_on"] = account.joined_on
         if not signing.signature_matches(access_key, account.access_secret, timestamp, given):
             return Reply(ResultCode.BAD_SIGNATURE, message=ResultCode.BAD_SIGNATURE.explain(
                 "sign 应为 md5(accessKey + accessSecret + timestamp) 的十六进制字符串",
                 "sign must be the hex md5 of accessKey + accessSecret + timestamp"))
+        if body_sign is not None and not signing.body_signature_matches(account.access_secret, raw or b"", body_sign):
+            return Reply(ResultCode.BAD_BODY_SIGNATURE, message=ResultCode.BAD_BODY_SIGNATURE.explain(
+                f"{signing.BODY_SIGN_HEADER} 应为以 accessSecret 为密钥、对请求体原始字节计算的 HMAC-SHA256 十六进制值",
+                f"{signing.BODY_SIGN_HEADER} must be the hex HMAC-SHA256 of the exact body bytes, keyed with the"
+                " accessSecret"))
         now = self._clock()
-        if not signing.within_window(timestamp, now, self.config.replay_window_seconds):
+        window = self.config.replay_window_seconds
+        if not signing.within_window(timestamp, now, window):
             skew = signing.timestamp_seconds(timestamp) - now
-            window = self.config.replay_window_seconds
             return Reply(ResultCode.TIMESTAMP_OUT_OF_WINDOW, message=ResultCode.TIMESTAMP_OUT_OF_WINDOW.explain(
                 f"与服务器时间相差 {skew:+.0f} 秒，允许 ±{window:.0f} 秒",
                 f"{skew:+.0f} s from the server's clock, allowed ±{window:.0f} s"))
+        try:
+            first_use = self.used_signatures.claim(access_key, given, signing.timestamp_seconds(timestamp) + window)
+        except OSError:
+            log.exception("the used-signature store cannot be written")
+            return Reply(ResultCode.LANDING_UNAVAILABLE)
+        if not first_use:
+            return Reply(ResultCode.SIGNATURE_REUSED)
         wait = self.limiter.take(access_key)
         if wait:
             return Reply(ResultCode.RATE_LIMITED, headers={"Retry-After": str(max(1, round(wait + 0.5)))})
         return None
 
     def _refuse_content(self, problems: list[submission.Problem]) -> Reply:
-        shown = [p.to_dict() for p in problems[:MAX_PROBLEMS_SHOWN]]
+        shown = [p.to_dict() for p in problems]
         count = len(problems)
-        listed_zh = f"（仅列出前 {len(shown)} 处）" if count > len(shown) else ""
-        listed_en = f" (the first {len(shown)} are listed)" if count > len(shown) else ""
-        message = ResultCode.INVALID_PAYLOAD.explain(f"共 {count} 处问题{listed_zh}", f"{count} problem(s){listed_en}")
-        return Reply(ResultCode.INVALID_PAYLOAD, {"problemCount": count, "problems": shown}, message=message)
+        stopped = count >= submission.MAX_PROBLEMS
+        stopped_zh = f"（校验在前 {count} 处问题后停止）" if stopped else ""
+        stopped_en = f" (validation stopped after the first {count})" if stopped else ""
+        message = ResultCode.INVALID_PAYLOAD.explain(f"共 {count} 处问题{stopped_zh}", f"{count} problem(s){stopped_en}")
+        return Reply(ResultCode.INVALID_PAYLOAD, {"problemCount": count, "validationStopped": stopped,
+                                                  "problems": shown}, message=message)
