@@ -29,8 +29,6 @@ from vte.submission import validate_payload
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
-# A zip of repetitive XML compresses ~100:1; beyond this an upload is a decompression bomb, not a report.
-MAX_UNCOMPRESSED_RATIO = 60
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -147,8 +145,10 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
                    today: date | None = None, earliest: date | None = None) -> ParsedWorkbook:
     """Read an uploaded .xlsx into one payload per report date, or every reason it is refused.
 
-    ``today`` is the reporting day (Asia/Shanghai) the payloads are validated against, as in
-    ``vte.submission.validate_payload``.
+    ``today`` is the reporting day (Asia/Shanghai) the payloads are validated against and ``earliest`` the
+    first report date allowed for the institution, as in ``vte.submission.validate_payload``.
+    Uploads are inspected first (``vte.excel.inspection``) and parsed in a child process
+    (``vte.excel.isolation``): called directly, this is for workbooks of known origin.
     """
     try:
         book = _open(content, max_bytes)
@@ -187,42 +187,46 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
     return parsed
 
 
-def _open(content: bytes, max_bytes: int) -> python_calamine.CalamineWorkbook:
+def file_refusal(content: bytes, max_bytes: int = MAX_BYTES) -> CellError | None:
+    """Why the file as a whole is not an .xlsx workbook the platform reads (size, empty, .xls, not a zip), or None."""
     if len(content) > max_bytes:
-        raise _Refused(CellError(
+        return CellError(
             "file_too_large",
             f"文件过大：{len(content)} 字节，上限 {max_bytes} 字节",
-            f"the file is too large: {len(content)} bytes, the limit is {max_bytes}"))
+            f"the file is too large: {len(content)} bytes, the limit is {max_bytes}")
     if not content:
-        raise _Refused(CellError("empty_file", "文件为空", "the file is empty"))
+        return CellError("empty_file", "文件为空", "the file is empty")
     if content.startswith(OLE_MAGIC):
         if ENCRYPTED_STREAM in content:
-            raise _Refused(CellError(
+            return CellError(
                 "encrypted", "文件已加密（设置了密码）：请取消密码后另存为 .xlsx 再上传",
-                "the file is password-protected: remove the password, save as .xlsx and upload again"))
-        raise _Refused(CellError(
+                "the file is password-protected: remove the password, save as .xlsx and upload again")
+        return CellError(
             "not_xlsx", "这是旧版 Excel 97-2003（.xls）文件：请在 Excel 中另存为 .xlsx 再上传",
-            "this is an old Excel 97-2003 (.xls) file: save it as .xlsx in Excel and upload again"))
+            "this is an old Excel 97-2003 (.xls) file: save it as .xlsx in Excel and upload again")
     if not content.startswith(ZIP_MAGIC):
-        raise _Refused(CellError(
+        return CellError(
             "not_xlsx", "不是 Excel .xlsx 文件（如 CSV 或文本文件）：请使用平台提供的模板，另存为 .xlsx",
-            "not an Excel .xlsx file (a CSV or text file?): use the platform's template and save as .xlsx"))
+            "not an Excel .xlsx file (a CSV or text file?): use the platform's template and save as .xlsx")
+    return None
+
+
+def _open(content: bytes, max_bytes: int) -> python_calamine.CalamineWorkbook:
+    """The workbook opened by calamine. Its size once decompressed, its XML and the extent of its sheets are
+    bounded beforehand by ``vte.excel.inspection`` (uploads run it, then parse in a child process)."""
+    refusal = file_refusal(content, max_bytes)
+    if refusal is not None:
+        raise _Refused(refusal)
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            members = archive.infolist()
+            names = set(archive.namelist())
     except zipfile.BadZipFile as exc:
         raise _Refused(CellError("not_xlsx", f"文件已损坏，无法打开：{exc}",
                                  f"the file is damaged and cannot be opened: {exc}")) from exc
-    names = {m.filename for m in members}
     if "xl/workbook.xml" not in names:
         raise _Refused(CellError(
             "not_xlsx", "不是 Excel .xlsx 工作簿（可能是 .xlsb、.ods 或其他压缩文件）：请另存为 .xlsx",
             "not an Excel .xlsx workbook (.xlsb, .ods or another zip file?): save it as .xlsx"))
-    uncompressed = sum(m.file_size for m in members)
-    if uncompressed > max_bytes * MAX_UNCOMPRESSED_RATIO:
-        raise _Refused(CellError(
-            "file_too_large", f"文件解压后过大：{uncompressed} 字节",
-            f"the file is too large once decompressed: {uncompressed} bytes"))
     try:
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
     except Exception as exc:  # calamine raises several unrelated types for unreadable files

@@ -3,6 +3,10 @@
 All or nothing: a workbook with any refused cell lands nothing. An accepted workbook is kept as
 received in ``<landing>/<institution>/_workbooks/<sha256>.xlsx`` (outside the date folders the
 ingest reads) and every submission landed from it names it in ``source_file``.
+
+The file comes from outside: it is inspected first (``vte.excel.inspection``: sizes, XML, the extent of
+its sheets, in bounded memory) and only then parsed, in a child process with its own memory and time
+limits (``vte.excel.isolation``), so no content can crash or bloat the server.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from datetime import date
 from pathlib import PurePosixPath, PureWindowsPath
 
 from vte import submission
-from vte.excel.parser import MAX_BYTES, CellError, ParsedWorkbook, parse_workbook
+from vte.excel.inspection import inspect_workbook
+from vte.excel.isolation import parse_isolated
+from vte.excel.parser import MAX_BYTES, CellError, ParsedWorkbook
 from vte.landing import LandingZone, write_durably
 
 WORKBOOKS_DIR = "_workbooks"
@@ -69,11 +75,20 @@ def rule_warnings(parsed: ParsedWorkbook, index: int) -> list[dict]:
 
 def receive_workbook(landing: LandingZone, *, institution_code: str, access_key: str, file_name: str | None,
                      content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None,
-                     earliest: date | None = None) -> Upload:
-    """Check the workbook and, only if every cell is right, land each of its dates as a submission."""
+                     earliest: date | None = None, parse_memory_mb: int | None = None,
+                     parse_seconds: float | None = None) -> Upload:
+    """Check the workbook and, only if every cell is right, land each of its dates as a submission.
+
+    Any content gives an Upload (refused or accepted); only landing's OSError propagates. ``parse_memory_mb``
+    and ``parse_seconds`` override the child's limits (``VTE_INTAKE_WORKBOOK_MEMORY_MB`` / ``_SECONDS``).
+    """
     name = display_name(file_name)
     digest = hashlib.sha256(content).hexdigest()
-    parsed = parse_workbook(content, max_bytes=max_bytes, today=today, earliest=earliest)
+    refusal = inspect_workbook(content, max_bytes=max_bytes)
+    if refusal is not None:
+        return Upload(name, digest, errors=[refusal])
+    parsed = parse_isolated(content, memory_mb=parse_memory_mb, seconds=parse_seconds, max_bytes=max_bytes,
+                            today=today, earliest=earliest)
     upload = Upload(name, digest, parsed.row_count)
     if not parsed.ok:
         upload.errors = parsed.errors
