@@ -5,7 +5,9 @@ Turns newly loaded raw submissions into the analysts' marts, with write-audit-pu
 1. **dbt** (through cosmos, one task per model, each model's tests right after it): staging views,
    incremental intermediates (current versions, rule classification), then the marts into the
    candidate schema `marts_candidate`, which analysts cannot see.
-2. **gate**: Great Expectations suites on the staged rows and on the candidate marts.
+2. **gate**: Great Expectations suites on the rows this run touched and on the candidate marts. One
+   institution's problems (rule breaks, implausible counts, a missing month) hold its data out and are
+   alerted; only a problem of the feed or the build fails the gate (decision table in the README).
 3. **publish**: only when both pass, `marts_candidate` becomes `marts` in one transaction; otherwise
    the previous publication stays, an alert is recorded and this run fails with the failed expectations.
 4. **feedback**: per-institution feedback reports of the new publication.

@@ -218,7 +218,8 @@ def test_cli_register_creates_institutions_and_credentials(db, settings, tmp_pat
     accounts = registry.account_statuses(db, settings)
     assert set(credentials) == set(stored)
     for code, c in credentials.items():
-        assert accounts[c["accessKey"]] == registry.ActiveAccount(c["accessKey"], c["accessSecret"], code)
+        assert accounts[c["accessKey"]] == registry.ActiveAccount(c["accessKey"], c["accessSecret"], code,
+                                                                  stored[code][-1])
     assert len(list(generator.read_submissions(tmp_path))) == sum(
         max(0, (date(2025, 3, 4) - max(date(2025, 3, 1), i.joined_on)).days + 1) for i in institutions)
 

@@ -57,3 +57,19 @@
         {%- endfor %}
     ]::text [], null)
 {% endmacro %}
+
+{% macro implausible_fields(relation_alias) %}
+    {#- An array of the field names (the standard's camelCase) whose count exceeds var('plausible_max_count'). -#}
+    {% if not execute %}
+        {{ return("array[]::text []") }}
+    {% endif %}
+    {% set query %}
+        select column_name, field_name from {{ seed_relation('count_fields') }} order by position
+    {% endset %}
+    array_remove(array[
+        {%- for row in run_query(query).rows %}
+        case when {{ relation_alias }}.{{ row[0] }} > {{ var('plausible_max_count') }} then '{{ row[1] }}' end
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    ]::text [], null)
+{% endmacro %}

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vte import domain, warehouse
 from vte.config import Settings, get_settings
+from vte.gate import PLAUSIBLE_MAX_COUNT as PLAUSIBLE_MAX
 from vte.landing import write_durably
 
 WINDOW_DAYS = 31  # refused requests and warnings of this many days back; quarantined rows until corrected
@@ -38,6 +39,13 @@ def _rule_words(rule_ids: list[str] | None) -> list[dict]:
              "en": by_id[rid].describe_en()} for rid in (rule_ids or []) if rid in by_id]
 
 
+def _implausible_words(fields: list[str] | None, plausible_max: int) -> list[dict]:
+    return [{"ruleId": f"P.{name}", "severity": "quarantine",
+             "zh": f"{name} 超过单个科室单日的合理上限 {plausible_max}（多为系统对接错误）",
+             "en": f"{name} exceeds {plausible_max}, the plausible most for one department in one day"
+                   " (usually an interface fault)"} for name in (fields or [])]
+
+
 def _rows(conn: psycopg.Connection, query: str, params) -> list[dict]:
     cur = conn.execute(query, params)
     names = [c.name for c in cur.description]
@@ -53,7 +61,7 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
         where institution_code = %s and outcome = 'refused' and requested_at >= %s
         order by requested_at desc""", (code, since))
     quarantined = _rows(conn, """
-        select report_date, hospital, department, version, quarantine_rule_ids, warning_rule_ids
+        select report_date, hospital, department, version, quarantine_rule_ids, implausible_fields, warning_rule_ids
         from marts.fct_quarantined_rows where institution_code = %s
         order by report_date, hospital, department""", (code,))
     warnings = _rows(conn, """
@@ -77,7 +85,9 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
              "problemCount": r["problem_count"]} for r in refused],
         "quarantinedRows": [
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],
-             "version": r["version"], "rules": _rule_words(r["quarantine_rule_ids"]) + _rule_words(r["warning_rule_ids"])}
+             "version": r["version"],
+             "rules": _rule_words(r["quarantine_rule_ids"]) + _implausible_words(r["implausible_fields"], PLAUSIBLE_MAX)
+             + _rule_words(r["warning_rule_ids"])}
             for r in quarantined],
         "warningRows": [
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],

@@ -139,22 +139,49 @@ def test_an_institution_fetches_its_feedback_over_the_signed_interface(published
     assert bad_date["code"] == 40002 and "2026-02-30" in bad_date["message"]
 
 
-# Last in this module: it adds data to the published pipeline's warehouse (the tests above count on it unchanged).
-def test_a_failing_gate_keeps_the_previous_publication(published_pipeline):
-    """A hospital whose whole September is quarantined vanishes from a complete month: the marts gate fails,
-    the run fails, an alert is recorded and the analysts' marts stay exactly as they were."""
+# Last in this module: they add data to the published pipeline's warehouse (the tests above count on it unchanged).
+def test_one_hospitals_broken_month_is_held_out_and_the_province_publishes(published_pipeline):
+    """A hospital whose whole September is quarantined: its rows are held out and it vanishes from a complete
+    month, both are alerted and shown in its feedback, and everybody else's new data is published."""
     pp = published_pipeline
     url = _url(pp)
     (broken,) = generator.synthetic_institutions(1, 977, date(2026, 8, 1))
     with psycopg.connect(url, autocommit=True) as conn:
         creds = generator.register_institutions(conn, [broken], pp.settings)[broken.code]
-        before = _fingerprint(conn)
         publications_before = conn.execute("select count(*) from ops.publications where success").fetchone()[0]
-    for sub in generator.iter_submissions([broken], date(2026, 8, 1), date(2026, 9, 30), 977):
+    for sub in generator.iter_submissions([broken], date(2026, 8, 1), date(2026, 10, 31), 977):
         rows = sub.data
-        if sub.date >= "2026-09-01":
+        if "2026-09-01" <= sub.date <= "2026-09-30":
             rows = [{**r, "riskAssessment": r["dischargeHospitalNodaily"] + 1} for r in rows]
         _submit_until_known(pp.intake_url, creds, {"date": sub.date, "data": rows})
+
+    assert pipeline.run_once(pp.settings) is True
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("select count(*) from ops.publications where success").fetchone()[0] == publications_before + 1
+        months = {r[0].isoformat()[:7] for r in conn.execute(
+            "select period_start from marts.fct_indicator_values where level = 'institution' and entity_code = %s"
+            " and period_type = 'month'", (broken.code,))}
+        assert months == {"2026-08", "2026-10"}
+        alerts = dict(conn.execute("select stage, failures::text from ops.alerts where run_id ="
+                                   " (select max(run_id) from ops.alerts where stage = 'held_out')"))
+        assert broken.code in alerts["held_out"] and broken.code in alerts["vanished"]
+    report = feedback.latest_report(broken.code, pp.settings)
+    assert {r["reportDate"][:7] for r in report["quarantinedRows"]} == {"2026-09"}
+
+
+def test_a_feed_wide_break_keeps_the_previous_publication(published_pipeline):
+    """Every institution's newest day breaks the same rule at once: that is the feed, not a hospital. The staged
+    gate fails, the run fails, an alert is recorded and the analysts' marts stay exactly as they were."""
+    pp = published_pipeline
+    url = _url(pp)
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = _fingerprint(conn)
+        publications_before = conn.execute("select count(*) from ops.publications where success").fetchone()[0]
+    day = pp.end.isoformat()
+    for code, creds in pp.credentials.items():
+        rows = [{**r, "riskAssessment": r["dischargeHospitalNodaily"] + 1} for r in pp.accepted[(code, day)]]
+        _submit_until_known(pp.intake_url, creds, {"date": day, "data": rows})
 
     assert pipeline.run_once(pp.settings) is False
 
@@ -162,11 +189,7 @@ def test_a_failing_gate_keeps_the_previous_publication(published_pipeline):
         assert _fingerprint(conn) == before
         assert conn.execute("select count(*) from ops.publications where success").fetchone()[0] == publications_before
         alert = conn.execute("select stage, message from ops.alerts order by alert_id desc limit 1").fetchone()
-        assert alert[0] == "marts" and "failed" in alert[1]
-        assert conn.execute("select 1 from pg_namespace where nspname = 'marts_candidate'").fetchone()
-        # The commission suspends the broken feed; later runs publish again without it.
-        conn.execute("update registry.institutions set status = 'suspended' where institution_code = %s",
-                     (broken.code,))
+        assert alert[0] == "staged" and "Q.B.1.1" in alert[1]
 
 
 def _fingerprint(conn) -> tuple:

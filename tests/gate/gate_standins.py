@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from vte import domain
+from vte.gate import PLAUSIBLE_MAX_COUNT
 
 # code, community, county, city; all in province 330000
 INSTITUTIONS = (
@@ -54,21 +55,30 @@ def valid_department_row(rng: random.Random) -> dict[str, int]:
     return row
 
 
-def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]]) -> None:
+def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int = 10) -> None:
+    """The touched department rows, classified as dbt does, spread evenly over ``institutions`` institutions
+    (row i belongs to institution i mod ``institutions``)."""
     columns = [f.column for f in domain.count_fields()]
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL(
-        "create table {}.stg_vte__submission_rows (submission_id uuid not null, row_index integer not null,"
-        " hospital text not null, department text not null, {})").format(
+        "create table {}.int_department_days_touched (institution_code text not null, report_date date not null,"
+        " hospital text not null, department text not null, submission_id uuid not null,"
+        " quarantine_rule_ids text[] not null, warning_rule_ids text[] not null, implausible_fields text[] not null,"
+        " rule_status text not null, {})").format(
         sql.Identifier(schema), sql.SQL(", ").join(sql.SQL("{} integer not null").format(sql.Identifier(c))
                                                    for c in columns)))
     fields = domain.count_fields()
-    with conn.cursor().copy(sql.SQL("copy {}.stg_vte__submission_rows from stdin").format(
+    with conn.cursor().copy(sql.SQL("copy {}.int_department_days_touched from stdin").format(
             sql.Identifier(schema))) as copy:
-        submission = uuid.uuid4()
         for i, row in enumerate(rows):
-            copy.write_row([submission, i, "本院", f"D{i:04d}", *(row[f.name] for f in fields)])
+            broken = domain.broken_rules(row)
+            quarantine = [r.rule_id for r in broken if r.severity == "quarantine"]
+            warning = [r.rule_id for r in broken if r.severity == "warning"]
+            implausible = [f.name for f in fields if row[f.name] > PLAUSIBLE_MAX_COUNT]
+            status = "quarantined" if quarantine or implausible else "warning" if warning else "valid"
+            copy.write_row([f"GS{i % institutions:03d}", date(2025, 3, 1), "本院", f"D{i:04d}", uuid.uuid4(),
+                            quarantine, warning, implausible, status, *(row[f.name] for f in fields)])
 
 
 def _period_starts(month: date) -> dict[str, date]:
@@ -119,10 +129,10 @@ def create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random, 
     conn.execute(sql.SQL("create schema {}").format(s))
     conn.execute(sql.SQL(
         "create table {}.dim_institutions (institution_code text, institution_name text,"
-        " institution_status text, joined_on date, county_code text)").format(s))
-    for code, _, county, _ in INSTITUTIONS:
-        conn.execute(sql.SQL("insert into {}.dim_institutions values (%s, %s, 'active', '2024-12-01', %s)")
-                     .format(s), (code, f"{code} name", county))
+        " institution_status text, joined_on date, county_code text, community_name text)").format(s))
+    for code, community, county, _ in INSTITUTIONS:
+        conn.execute(sql.SQL("insert into {}.dim_institutions values (%s, %s, 'active', '2024-12-01', %s, %s)")
+                     .format(s), (code, f"{code} name", county, community))
     conn.execute(sql.SQL(
         "create table {}.fct_indicator_values (level text, entity_code text, entity_name text, campus text,"
         " department text, period_type text, period_start date, indicator_id text, numerator bigint,"

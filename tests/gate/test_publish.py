@@ -82,9 +82,10 @@ def _missing_level(conn):
     conn.execute(f"delete from {CANDIDATE}.fct_indicator_values where level = 'city'")
 
 
-def _vanished_institution(conn):
-    conn.execute(f"delete from {CANDIDATE}.fct_indicator_values"
-                 " where entity_code = 'GATE02' and period_type = 'month' and period_start = '2025-02-01'")
+def _vanished_institutions(conn, codes=("GATE01", "GATE02", "GATE03")):
+    conn.execute(f"delete from {CANDIDATE}.fct_indicator_values where level = 'institution'"
+                 " and entity_code = any(%s) and period_type = 'month' and period_start = '2025-02-01'",
+                 (list(codes),))
 
 
 def _shrunk(conn):
@@ -95,10 +96,10 @@ def _shrunk(conn):
 @pytest.mark.parametrize("corrupt, failed_type, named", [
     (_rate_above_100, "expect_column_values_to_be_between", "rate"),
     (_duplicate_key, "expect_compound_columns_to_be_unique", "level"),
-    (_missing_level, "expect_column_distinct_values_to_equal_set", "level"),
-    (_vanished_institution, "unexpected_rows_expectation", "GATE02"),
+    (_missing_level, "unexpected_rows_expectation", "city"),
+    (_vanished_institutions, "unexpected_rows_expectation", "mass vanishing"),
     (_shrunk, "expect_table_row_count_to_be_between", "previous publication"),
-], ids=["rate-140", "duplicate-key", "missing-level", "vanished-institution", "row-count-shrunk"])
+], ids=["rate-140", "duplicate-key", "missing-level", "mass-vanishing", "row-count-shrunk"])
 def test_a_bad_candidate_fails_and_the_publication_stays(db, first_publication, corrupt, failed_type, named):
     before = _fingerprint(db, PUBLISHED)
     live = publish.current_publication(db, PUBLISHED)
@@ -159,3 +160,24 @@ def test_a_concurrent_reader_sees_the_old_or_the_new_publication(warehouse_url, 
     assert errors == []
     assert seen <= sizes | {before}
     assert sizes <= seen, "the reader should have seen both publications"
+
+
+def test_one_vanished_institution_is_listed_but_does_not_stop_the_publication(db, first_publication):
+    create_candidate(db, CANDIDATE, random.Random(7))
+    _vanished_institutions(db, ["GATE02"])
+    result = gate.run_gate("marts", CANDIDATE, "publish-one-vanished", published_schema=PUBLISHED)
+    assert result.success, result.message()
+    vanished = db.execute(gate.vanished_institutions_query(CANDIDATE)).fetchall()
+    assert [(code, month.isoformat()) for code, month in vanished] == [("GATE02", "2025-02-01")]
+
+
+def test_a_province_without_county_medical_communities_publishes(db, first_publication):
+    create_candidate(db, CANDIDATE, random.Random(7))
+    db.execute(f"update {CANDIDATE}.dim_institutions set community_name = null")
+    db.execute(f"delete from {CANDIDATE}.fct_indicator_values where level = 'community'")
+    result = gate.run_gate("marts", CANDIDATE, "publish-no-community", published_schema=PUBLISHED)
+    assert result.success, result.message()
+    db.execute(f"update {CANDIDATE}.dim_institutions set community_name = '某医共体' where institution_code = 'GATE03'")
+    result = gate.run_gate("marts", CANDIDATE, "publish-unreported-community", published_schema=PUBLISHED)
+    assert [f.details for f in result.failed] == [
+        "every level of the region hierarchy is present (community where one is registered); e.g. [['community']]"]

@@ -93,7 +93,7 @@ def _direct_pipeline(settings: Settings, day: date) -> None:
         load_landing_zone(conn, LandingZone(settings=settings))
     run_dbt(["--quiet", "build"], vars={"marts_schema": CANDIDATE}, settings=settings)
     run_id = f"bench-direct-{uuid.uuid4()}"
-    for stage, schema in (("staged", "stg"), ("marts", CANDIDATE)):
+    for stage, schema in (("staged", gate.DEFAULT_SCHEMAS["staged"]), ("marts", CANDIDATE)):
         result = gate.run_gate(stage, schema, run_id, published_schema=PUBLISHED)
         result.raise_for_failure()
     with warehouse.connect(settings, autocommit=True) as conn:

@@ -17,7 +17,7 @@ def build_suites() -> None:
 @app.command()
 def run(
     stage: str = typer.Argument(..., help="staged or marts"),
-    schema: str = typer.Option(None, help="Schema to validate (default: stg for staged, marts_candidate for marts)."),
+    schema: str = typer.Option(None, help="Schema to validate (default: int for staged, marts_candidate for marts)."),
     run_id: str = typer.Option("manual", help="Run id recorded with the results."),
 ) -> None:
     """Validate a schema with the stage's checkpoint and print the verdict; exit 1 when it fails."""

@@ -1,7 +1,8 @@
 -- The department rows of the current version of each (institution, report date), each classified by the
--- consistency rules of the seed. The newest version supersedes the earlier ones whole: the whole date is
--- deleted and inserted again, so a department missing from the newest version disappears.
--- Incremental by load time, not report date, so a late correction of an old date is picked up.
+-- consistency rules of the seed and the plausibility bound. The newest version supersedes the earlier ones
+-- whole: the whole date is deleted and inserted again, so a department missing from the newest version
+-- disappears. Incremental by load time, not report date, so a late correction of an old date is picked up.
+-- processed_at marks the rows (re)written by the latest run: the gate measures those, not all history.
 -- depends_on: {{ ref('consistency_rules') }}
 -- depends_on: {{ ref('count_fields') }}
 {{
@@ -12,6 +13,7 @@
         indexes=[
             {'columns': ['institution_code', 'report_date']},
             {'columns': ['submission_loaded_at']},
+            {'columns': ['processed_at']},
         ],
     )
 }}
@@ -90,7 +92,8 @@ classified as (
     select
         current_rows.*,
         {{ broken_rule_ids('quarantine', 'current_rows') }} as quarantine_rule_ids,
-        {{ broken_rule_ids('warning', 'current_rows') }} as warning_rule_ids
+        {{ broken_rule_ids('warning', 'current_rows') }} as warning_rule_ids,
+        {{ implausible_fields('current_rows') }} as implausible_fields
     from current_rows
 
 ),
@@ -102,9 +105,11 @@ final as (
         classified.*,
         case
             when cardinality(classified.quarantine_rule_ids) > 0 then 'quarantined'
+            when cardinality(classified.implausible_fields) > 0 then 'quarantined'
             when cardinality(classified.warning_rule_ids) > 0 then 'warning'
             else 'valid'
-        end as rule_status
+        end as rule_status,
+        now() as processed_at  -- the run's transaction time: one value for every row it writes
     from classified
 
 )

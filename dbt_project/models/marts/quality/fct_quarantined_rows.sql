@@ -1,5 +1,6 @@
 -- Current department rows held out of the indicators because they break a quarantine rule (a numerator
--- above its denominator), with every rule they break; the feedback report to the institution reads it.
+-- above its denominator) or hold a count above the plausibility bound, with every reason; the feedback
+-- report to the institution reads it.
 -- depends_on: {{ ref('count_fields') }}
 with
 
@@ -22,6 +23,7 @@ final as (
         channel,
         received_at,
         quarantine_rule_ids,
+        implausible_fields,
         warning_rule_ids,
         {%- for column in count_columns() %}
             {{ column }}{% if not loop.last %},{% endif %}

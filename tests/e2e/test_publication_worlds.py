@@ -1,0 +1,100 @@
+"""Publication in a province unlike the generator's defaults, through the real pipeline (Airflow, dbt, GX).
+
+No institution belongs to a county medical community, every hospital has a single campus, and one reports a
+single department. It publishes. Then one hospital sends a count far above the plausibility bound with every
+rule still holding: the next run publishes everybody else's new data, holds that row out with its reason in a
+mart, in the hospital's feedback and in an alert, and the hospital's corrected version publishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from vte import domain, feedback, gate, generator, pipeline, warehouse
+from vte.config import Settings
+from vte.landing import LandingZone
+
+START, END = date(2026, 8, 1), date(2026, 10, 5)
+SEED = 4242
+
+pytestmark = pytest.mark.slow
+
+
+@dataclasses.dataclass
+class World:
+    settings: Settings
+    institutions: list[generator.SyntheticInstitution]
+    keys: dict[str, str]
+    zone: LandingZone
+
+    def land(self, code: str, day: str, rows: list[dict]):
+        return self.zone.land(institution_code=code, access_key=self.keys[code], channel="api",
+                              payload={"date": day, "data": rows})
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with psycopg.connect(warehouse.url(self.settings), autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def world(warehouse_url, tmp_path_factory) -> World:
+    settings = Settings(home=tmp_path_factory.mktemp("world"), warehouse_url=None)
+    base = generator.synthetic_institutions(4, SEED, START)
+    institutions = [dataclasses.replace(inst, community=None, joined_on=START, campuses=(inst.campuses[0],))
+                    for inst in base]
+    institutions[-1] = dataclasses.replace(institutions[-1], departments=(institutions[-1].departments[0],))
+    with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
+        credentials = generator.register_institutions(conn, institutions, settings)
+    result = World(settings, institutions, {code: c.access_key for code, c in credentials.items()},
+                   LandingZone(settings=settings))
+    for sub in generator.iter_submissions(institutions, START, END - timedelta(days=1), SEED):
+        result.land(sub.institution_code, sub.date, sub.data)
+    yield result
+    warehouse.stop(settings)
+
+
+def test_a_province_without_communities_single_campuses_and_a_single_department_publishes(world):
+    assert pipeline.run_once(world.settings), "vte pipeline run failed: see the output above"
+    levels = {r[0] for r in world.query("select distinct level from marts.fct_indicator_values")}
+    assert levels == {"department", "campus", "institution", "county", "city", "province"}
+    single = world.institutions[-1].code
+    departments = world.query("select distinct department from marts.fct_indicator_values"
+                              " where level = 'department' and entity_code = %s", (single,))
+    assert departments == [(world.institutions[-1].departments[0],)]
+
+
+def test_an_implausible_count_is_held_out_and_the_rest_of_the_province_publishes(world):
+    day = END.isoformat()
+    new_day = {sub.institution_code: sub.data for sub in generator.iter_submissions(world.institutions, END, END, SEED)}
+    loud = world.institutions[0].code
+    implausible = [dict(row) for row in new_day[loud]]
+    implausible[0]["dischargeHospital"] = gate.PLAUSIBLE_MAX_COUNT * 5  # every rule still holds
+    assert not domain.broken_rules(implausible[0])
+    for code, rows in new_day.items():
+        world.land(code, day, implausible if code == loud else rows)
+
+    assert pipeline.run_once(world.settings), "one hospital's implausible count must not stop the province"
+
+    published = dict(world.query("select institution_code, count(*) from marts.fct_department_days"
+                                 " where report_date = %s group by institution_code", (END,)))
+    assert published == {code: len(rows) - (code == loud) for code, rows in new_day.items()}
+    [(fields, department)] = world.query("select implausible_fields, department from marts.fct_quarantined_rows"
+                                         " where institution_code = %s and report_date = %s", (loud, END))
+    assert fields == ["dischargeHospital"] and department == implausible[0]["dept"]
+    report = feedback.latest_report(loud, world.settings)
+    [held_out] = [r for r in report["quarantinedRows"] if r["reportDate"] == day]
+    assert [rule["ruleId"] for rule in held_out["rules"]] == ["P.dischargeHospital"]
+    [(stage, message)] = world.query("select stage, message from ops.alerts where stage = 'held_out'"
+                                     " order by alert_id desc limit 1")
+    assert loud in message and "P.dischargeHospital" in message
+
+    world.land(loud, day, new_day[loud])  # the hospital corrects it
+    assert pipeline.run_once(world.settings)
+    assert world.query("select count(*) from marts.fct_department_days where institution_code = %s"
+                       " and report_date = %s", (loud, END)) == [(len(new_day[loud]),)]
+    assert world.query("select count(*) from marts.fct_quarantined_rows where institution_code = %s"
+                       " and report_date = %s", (loud, END)) == [(0,)]
