@@ -20,8 +20,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vte.gate import Failure, GateResult
+from vte.publication import history
 
 ANALYST_ROLE = "vte_analyst"
+HISTORY_OF = "marts"  # the analysts' publication keeps its history; scratch schemas (tests, benchmarks) do not
 # A swap waits this long for readers holding the old tables before giving up (and leaving them in place).
 LOCK_TIMEOUT = "60s"
 
@@ -61,10 +63,14 @@ def _row_counts(conn: psycopg.Connection, schema: str) -> dict[str, int]:
 
 
 def _record_publication(conn, run_id, candidate, published, success, row_counts, statistics) -> Publication:
+    # The newest raw load the build read: what this publication includes (vte diff compares two of them).
+    loaded_through = conn.execute(
+        "select max(submission_loaded_at) from int.int_department_days_classified").fetchone()[0] \
+        if conn.execute("select to_regclass('int.int_department_days_classified')").fetchone()[0] else None
     row = conn.execute(
         "insert into ops.publications (run_id, candidate_schema, published_schema, success, row_counts,"
-        " gate_statistics) values (%s, %s, %s, %s, %s, %s) returning publication_id, published_at",
-        (run_id, candidate, published, success, Jsonb(row_counts), Jsonb(statistics)),
+        " gate_statistics, loaded_through) values (%s, %s, %s, %s, %s, %s, %s) returning publication_id, published_at",
+        (run_id, candidate, published, success, Jsonb(row_counts), Jsonb(statistics), loaded_through),
     ).fetchone()
     return Publication(row[0], run_id, row[1], candidate, published, success, row_counts, statistics)
 
@@ -113,8 +119,13 @@ def publish(conn: psycopg.Connection, candidate: str = "marts_candidate", publis
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(published_id, sql.Identifier(ANALYST_ROLE)))
         conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
             published_id, sql.Identifier(ANALYST_ROLE)))
+        publication = _record_publication(conn, run_id, candidate, published, True, row_counts,
+                                          gate_result.statistics)
+        if published == HISTORY_OF:
+            had_previous = _schema_exists(conn, f"{published}_previous")
+            history.record(conn, publication.publication_id, published, f"{published}_previous" if had_previous else None)
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous_id))
-        return _record_publication(conn, run_id, candidate, published, True, row_counts, gate_result.statistics)
+        return publication
 
 
 def current_publication(conn: psycopg.Connection, published: str = "marts") -> Publication | None:

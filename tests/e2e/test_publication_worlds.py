@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from vte import domain, feedback, gate, generator, pipeline, warehouse
+from vte.publication import history
 from vte.config import Settings
 from vte.landing import LandingZone
 
@@ -71,7 +72,8 @@ def test_an_implausible_count_is_held_out_and_the_rest_of_the_province_publishes
     day = END.isoformat()
     new_day = {sub.institution_code: sub.data for sub in generator.iter_submissions(world.institutions, END, END, SEED)}
     loud = world.institutions[0].code
-    implausible = [dict(row) for row in new_day[loud]]
+    implausible = sorted((dict(row) for row in new_day[loud]), key=lambda r: -r["dischargeHospitalNodaily"])
+    assert implausible[0]["dischargeHospitalNodaily"] > 0  # holding it out moves the institution's values
     implausible[0]["dischargeHospital"] = gate.PLAUSIBLE_MAX_COUNT * 5  # every rule still holds
     assert not domain.broken_rules(implausible[0])
     for code, rows in new_day.items():
@@ -98,3 +100,32 @@ def test_an_implausible_count_is_held_out_and_the_rest_of_the_province_publishes
                        " and report_date = %s", (loud, END)) == [(len(new_day[loud]),)]
     assert world.query("select count(*) from marts.fct_quarantined_rows where institution_code = %s"
                        " and report_date = %s", (loud, END)) == [(0,)]
+
+
+def test_every_publication_is_kept_and_the_correction_is_named(world):
+    """After the three runs above: the history holds each publication as of its time, and the values the
+    correction moved name the correcting submission."""
+    first, held_out, corrected = [r[0] for r in world.query(
+        "select publication_id from ops.publications where success order by publication_id")][-3:]
+    assert world.query("select count(*) from marts.fct_indicator_values_history where valid_to_publication is null") \
+        == world.query("select count(*) from marts.fct_indicator_values")
+    loud = world.institutions[0].code
+    as_of = """select numerator, denominator from marts.fct_indicator_values_history
+               where level = 'institution' and entity_code = %s and period_type = 'month' and period_start = %s
+                 and indicator_id = 'B.1.1' and valid_from_publication <= %s
+                 and coalesce(valid_to_publication > %s, true)"""
+    october = date(END.year, END.month, 1)
+    [(_, denominator_held_out)] = world.query(as_of, (loud, october, held_out, held_out))
+    [(_, denominator_corrected)] = world.query(as_of, (loud, october, corrected, corrected))
+    assert denominator_corrected > denominator_held_out  # the held-out department is counted again
+
+    [(province,)] = world.query("select distinct province_code from marts.dim_institutions")
+    with psycopg.connect(warehouse.url(world.settings), autocommit=True) as conn:
+        found = history.changes(conn, period_type="month", start=october, end=date(2026, 10, 31), region=province,
+                                from_publication=held_out, to_publication=corrected)
+        assert history.changes(conn, period_type="month", start=date(2026, 8, 1), end=date(2026, 8, 31),
+                               region=province, from_publication=held_out, to_publication=corrected) == []
+    assert {c.level for c in found} >= {"department", "institution", "county", "city", "province"}
+    assert {c.entity_code for c in found if c.level == "institution"} == {loud}
+    for change in found:
+        assert [(s.institution_code, s.report_date, s.version) for s in change.submissions] == [(loud, END, 2)]
