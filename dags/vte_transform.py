@@ -12,8 +12,11 @@ Turns newly loaded raw submissions into the analysts' marts, with write-audit-pu
    the previous publication stays, an alert is recorded and this run fails with the failed expectations.
 4. **feedback**: per-institution feedback reports of the new publication.
 
-Runs whenever `vte_ingest` loads new submissions. To back-fill, trigger it with
-`{"from_date": "2026-01-01", "to_date": "2026-01-31"}`: the incremental models re-process those report dates.
+Runs whenever `vte_ingest` loads new submissions. Each run builds and publishes only what was processed
+since the last publication (its report dates, and the indicator periods they fall in); the first run, a
+change of the registry or of the indicator definitions, or `{"publish_all": true}` rebuild everything. To
+back-fill, trigger it with `{"from_date": "2026-01-01", "to_date": "2026-01-31"}`: the incremental models
+re-process those report dates.
 
 ### Notes
 Logic lives in `plugins/vte` (`cosmos_config.py`, `transform.py`, `gate.py`, `publish.py`, `feedback.py`).
@@ -39,6 +42,8 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     params={
         "from_date": Param(None, description="Back-fill: first report date to re-process", **DATE_PARAM),
         "to_date": Param(None, description="Back-fill: last report date to re-process", **DATE_PARAM),
+        "publish_all": Param(False, type="boolean",
+                             description="Rebuild and publish every slice of the marts (after a change of the models)"),
     },
 )
 def vte_transform():

@@ -10,3 +10,32 @@
         or {{ date_column }} between '{{ first }}'::date and '{{ last }}'::date
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    Whether this build publishes complete marts rather than the slices the run touched: when the marts are
+    built in the published schema itself (`vte dbt build`), when nothing was published yet, when the
+    publish_all var asks for it, or when the registry or the indicator definitions differ from the published
+    ones (an institution moved county: every period's sums move).
+#}
+{% macro publication_is_complete() %}
+    {% if not execute %}
+        {{ return(true) }}
+    {% endif %}
+    {% set published = var('published_schema') %}
+    {% if (var('publish_all') | string | lower) in ['true', '1', 'yes'] or var('marts_schema') == published %}
+        {{ return(true) }}
+    {% endif %}
+    {% for table in ['fct_indicator_values', 'fct_department_days', 'dim_institutions', 'dim_indicators'] %}
+        {% if adapter.get_relation(database=target.database, schema=published, identifier=table) is none %}
+            {{ return(true) }}
+        {% endif %}
+    {% endfor %}
+    {% set query %}
+        select
+            exists (select * from {{ ref('dim_institutions') }} except select * from {{ published }}.dim_institutions)
+            or exists (select * from {{ published }}.dim_institutions except select * from {{ ref('dim_institutions') }})
+            or exists (select * from {{ ref('dim_indicators') }} except select * from {{ published }}.dim_indicators)
+            or exists (select * from {{ published }}.dim_indicators except select * from {{ ref('dim_indicators') }})
+    {% endset %}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{% endmacro %}

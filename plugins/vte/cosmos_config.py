@@ -1,7 +1,7 @@
 """How the transform DAG renders and runs the dbt project through astronomer-cosmos.
 
-The marts are built into a candidate schema that analysts cannot see; the gate validates it and the
-publish step swaps it in. Cosmos emits no assets of its own (they would point at the candidate schema):
+The marts are built into a candidate schema that analysts cannot see, whole or only the slices the run
+touched (vte.publication.scope); the gate validates it and the publish step swaps it in. Cosmos emits no assets of its own (they would point at the candidate schema):
 the publish task carries the product's asset instead.
 """
 
@@ -37,11 +37,14 @@ def task_group_kwargs() -> dict:
         "operator_args": {
             "emit_datasets": False,
             "install_deps": False,
-            # Back-fill: the DAG run's params widen what the incremental models re-process.
+            # Back-fill: the DAG run's params widen what the incremental models re-process; publish_all
+            # rebuilds every slice of the marts (after a change of the models' SQL).
             "vars": {
                 "marts_schema": CANDIDATE_SCHEMA,
+                "published_schema": PUBLISHED_SCHEMA,
                 "reprocess_from": "{{ params.from_date or '' }}",
                 "reprocess_to": "{{ params.to_date or '' }}",
+                "publish_all": "{{ params.publish_all or false }}",
             },
         },
     }

@@ -1,10 +1,12 @@
-"""Write-audit-publish: a gated candidate schema replaces the published marts in one transaction.
+"""Write-audit-publish: a gated candidate replaces the published marts in one transaction.
 
-dbt builds the marts into a candidate schema, the gate validates it, and only then is it swapped in with two
-``ALTER SCHEMA ... RENAME`` in one transaction: a reader sees the old publication or the new one, never an
-empty or missing schema. Only the marts are swapped; staging and the incremental intermediates keep their
-state. A failed gate leaves the published marts untouched, keeps the candidate for inspection and raises an
-alert.
+dbt builds the marts into a candidate schema and the gate validates it. A complete candidate is then
+swapped in with two ``ALTER SCHEMA ... RENAME``; a sliced one (only what the run touched, see
+vte.publication.scope) replaces its slices of the published facts and the small tables whole. Either way
+it is one transaction: a reader sees the old publication or the new one, never a mix or a missing table.
+Staging and the incremental intermediates keep their state. The analysts' publication also brings the
+history of every publication up to date in that transaction. A failed gate leaves the published marts
+untouched, keeps the candidate for inspection and raises an alert.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vte.gate import Failure, GateResult
-from vte.publication import history
+from vte.publication import history, scope
 
 ANALYST_ROLE = "vte_analyst"
 HISTORY_OF = "marts"  # the analysts' publication keeps its history; scratch schemas (tests, benchmarks) do not
@@ -63,14 +65,18 @@ def _row_counts(conn: psycopg.Connection, schema: str) -> dict[str, int]:
 
 
 def _record_publication(conn, run_id, candidate, published, success, row_counts, statistics) -> Publication:
-    # The newest raw load the build read: what this publication includes (vte diff compares two of them).
-    loaded_through = conn.execute(
-        "select max(submission_loaded_at) from int.int_department_days_classified").fetchone()[0] \
-        if conn.execute("select to_regclass('int.int_department_days_classified')").fetchone()[0] else None
+    # The newest raw load the build read (vte diff compares what two publications include) and the newest
+    # processing it covers (the next publication replaces what was processed after it).
+    loaded_through = processed_through = None
+    if conn.execute("select to_regclass('int.int_department_days_classified')").fetchone()[0]:
+        loaded_through, processed_through = conn.execute(
+            "select max(submission_loaded_at), max(processed_at) from int.int_department_days_classified").fetchone()
     row = conn.execute(
         "insert into ops.publications (run_id, candidate_schema, published_schema, success, row_counts,"
-        " gate_statistics, loaded_through) values (%s, %s, %s, %s, %s, %s, %s) returning publication_id, published_at",
-        (run_id, candidate, published, success, Jsonb(row_counts), Jsonb(statistics), loaded_through),
+        " gate_statistics, loaded_through, processed_through) values (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " returning publication_id, published_at",
+        (run_id, candidate, published, success, Jsonb(row_counts), Jsonb(statistics), loaded_through,
+         processed_through if success else None),
     ).fetchone()
     return Publication(row[0], run_id, row[1], candidate, published, success, row_counts, statistics)
 
@@ -111,19 +117,26 @@ def publish(conn: psycopg.Connection, candidate: str = "marts_candidate", publis
             record_alert(conn, run_id, "marts", gate_result.failed, gate_result.message())
             return publication
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-        conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous_id))
-        if _schema_exists(conn, published):
-            conn.execute(sql.SQL("alter schema {} rename to {}").format(published_id, previous_id))
-        conn.execute(sql.SQL("alter schema {} rename to {}").format(candidate_id, published_id))
+        scope.drop_merged_view(conn, candidate)
+        keeps_history = published == HISTORY_OF
+        sliced = keeps_history and _schema_exists(conn, published) and not scope.is_complete(conn, candidate,
+                                                                                            published)
+        if sliced:
+            scope.capture_touched_periods(conn)
+            scope.replace_slices(conn, candidate, published)
+        else:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous_id))
+            if _schema_exists(conn, published):
+                conn.execute(sql.SQL("alter schema {} rename to {}").format(published_id, previous_id))
+            conn.execute(sql.SQL("alter schema {} rename to {}").format(candidate_id, published_id))
         # Table grants travel with the tables; these make sure whatever built the candidate granted them.
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(published_id, sql.Identifier(ANALYST_ROLE)))
         conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
             published_id, sql.Identifier(ANALYST_ROLE)))
         publication = _record_publication(conn, run_id, candidate, published, True, row_counts,
                                           gate_result.statistics)
-        if published == HISTORY_OF:
-            had_previous = _schema_exists(conn, f"{published}_previous")
-            history.record(conn, publication.publication_id, published, f"{published}_previous" if had_previous else None)
+        if keeps_history:
+            history.record(conn, publication.publication_id, published, full=not sliced)
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous_id))
         return publication
 

@@ -81,6 +81,16 @@ def test_an_implausible_count_is_held_out_and_the_rest_of_the_province_publishes
 
     assert pipeline.run_once(world.settings), "one hospital's implausible count must not stop the province"
 
+    # The run built and published only what it touched: October, the fourth quarter and the year (and their
+    # successors a year on), while August and September stay as published before.
+    [(built, total)] = world.query("select (row_counts ->> 'fct_indicator_values')::int,"
+                                   " (select count(*) from marts.fct_indicator_values) from ops.publications"
+                                   " where success order by publication_id desc limit 1")
+    assert 0 < built < total
+    months = {r[0].isoformat()[:7] for r in world.query(
+        "select distinct period_start from marts.fct_indicator_values where period_type = 'month'")}
+    assert months == {"2026-08", "2026-09", "2026-10"}
+
     published = dict(world.query("select institution_code, count(*) from marts.fct_department_days"
                                  " where report_date = %s group by institution_code", (END,)))
     assert published == {code: len(rows) - (code == loud) for code, rows in new_day.items()}

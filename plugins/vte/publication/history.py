@@ -2,11 +2,10 @@
 
 ``history.indicator_values`` holds each value with the publications it was valid for
 (``valid_from_publication`` up to, not including, ``valid_to_publication``). ``record`` runs inside the
-publishing transaction, so the history always matches what analysts could read. It compares only the
-periods the run touched (the months of the report dates it (re)processed, their quarters and years, and the
-same periods a year later, whose comparison with the year before moved): the cost of a day's publication
-does not grow with the years of history. When the registry or the indicator definitions changed (an
-institution moved county, a target changed), or the history is empty, it compares every period.
+publishing transaction, so the history always matches what analysts could read. A sliced publication
+compares only the periods it replaced (vte.publication.scope): the cost of a day's publication does not
+grow with the years of history. A complete one (the registry or the indicator definitions changed, or the
+history is empty) compares every period.
 
 Analysts read it through ``marts.fct_indicator_values_history``; ``changes`` is what ``vte diff`` and the
 restatement sheet of an extract show.
@@ -24,29 +23,9 @@ KEY = ("entity_key", "period_type", "period_start", "indicator_id")
 VALUES = ("level", "entity_code", "entity_name", "campus", "department", "numerator", "denominator", "target",
           "rate", "meets_target", "rate_same_period_last_year")
 COLUMNS = (*KEY, *VALUES)
-# What the indicator values are computed with besides the day rows: a change here can move any period.
-DEFINITION_TABLES = ("dim_institutions", "dim_indicators")
-
-_TOUCHED_PERIODS = """
-create temporary table publication_scope on commit drop as
-with touched_months as (
-    select distinct date_trunc('month', report_date)::date as month_start
-    from int.int_department_days_touched
-),
-periods as (
-    select 'month' as period_type, month_start as period_start from touched_months
-    union
-    select 'quarter', date_trunc('quarter', month_start)::date from touched_months
-    union
-    select 'year', date_trunc('year', month_start)::date from touched_months
-)
-select period_type, period_start from periods
-union
-select period_type, (period_start + interval '1 year')::date from periods
-"""
 
 _ALL_PERIODS = """
-create temporary table publication_scope on commit drop as
+create temporary table publication_periods on commit drop as
 select distinct period_type, period_start from {schema}.fct_indicator_values
 union
 select distinct period_type, period_start from history.indicator_values where valid_to_publication is null
@@ -59,40 +38,26 @@ def _same(left: str, right: str) -> str:
                          *(f"{left}.{c} is not distinct from {right}.{c}" for c in VALUES)])
 
 
-def _definitions_changed(conn: psycopg.Connection, published: str, previous: str) -> bool:
-    for table in DEFINITION_TABLES:
-        exists = conn.execute("select to_regclass(%s)", (f"{previous}.{table}",)).fetchone()[0]
-        if exists is None:
-            return True
-        differs = conn.execute(f"(select * from {published}.{table} except select * from {previous}.{table})"
-                               f" union all (select * from {previous}.{table} except select * from {published}.{table})"
-                               " limit 1").fetchone()
-        if differs:
-            return True
-    return False
-
-
-def record(conn: psycopg.Connection, publication_id: int, published: str = "marts",
-           previous: str | None = "marts_previous") -> dict:
-    """Bring the history up to the publication just swapped into ``published`` (``previous`` holds the one
-    before, until the transaction drops it). Returns how many values were closed and opened, and the scope."""
-    empty = conn.execute("select not exists (select 1 from history.indicator_values)").fetchone()[0]
-    full = empty or previous is None or _definitions_changed(conn, published, previous) \
-        or conn.execute("select to_regclass('int.int_department_days_touched')").fetchone()[0] is None
-    conn.execute(_ALL_PERIODS.format(schema=published) if full else _TOUCHED_PERIODS)
+def record(conn: psycopg.Connection, publication_id: int, published: str = "marts", *, full: bool) -> dict:
+    """Bring the history up to the publication just made in ``published``, inside its transaction: every period
+    when ``full``, else the periods in the temporary table ``publication_periods`` (vte.publication.scope).
+    Returns how many values were closed and opened, and how many periods were compared."""
+    if full or conn.execute("select not exists (select 1 from history.indicator_values)").fetchone()[0]:
+        conn.execute("drop table if exists publication_periods")
+        conn.execute(_ALL_PERIODS.format(schema=published))
     conn.execute(f"""
         create temporary table publication_values on commit drop as
         select {', '.join(f'facts.{c}' for c in COLUMNS)}
         from {published}.fct_indicator_values as facts
-        inner join publication_scope using (period_type, period_start)""")
+        inner join publication_periods using (period_type, period_start)""")
     conn.execute("create index on publication_values (period_type, period_start, entity_key, indicator_id)")
     closed = conn.execute(f"""
         update history.indicator_values as current_values
         set valid_to_publication = %(publication)s
-        from publication_scope
+        from publication_periods
         where current_values.valid_to_publication is null
-            and current_values.period_type = publication_scope.period_type
-            and current_values.period_start = publication_scope.period_start
+            and current_values.period_type = publication_periods.period_type
+            and current_values.period_start = publication_periods.period_start
             and not exists (
                 select 1 from publication_values as new_values
                 where {_same('new_values', 'current_values')})""",
@@ -106,8 +71,8 @@ def record(conn: psycopg.Connection, publication_id: int, published: str = "mart
             where current_values.valid_to_publication is null
                 and {_same('new_values', 'current_values')})""",
                           {"publication": publication_id}).rowcount
-    periods = conn.execute("select count(*) from publication_scope").fetchone()[0]
-    return {"closed": closed, "opened": opened, "periods_compared": periods, "full": full}
+    periods = conn.execute("select count(*) from publication_periods").fetchone()[0]
+    return {"closed": closed, "opened": opened, "periods_compared": periods}
 
 
 # --- Reading the history ------------------------------------------------------------------------------------

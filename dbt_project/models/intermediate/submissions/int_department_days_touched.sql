@@ -1,6 +1,7 @@
--- The department rows the latest run (re)wrote: the current versions of the institution-dates it touched.
--- The staged gate measures these, so a problem is judged on what arrived, never diluted by history, and a
--- superseded version can no longer fail a run.
+-- The department rows (re)processed since the last successful publication: the current versions of the
+-- institution-dates the next publication replaces. The staged gate measures these, so a problem is judged on
+-- what arrived, never diluted by history, and a superseded version can no longer fail a run; rows of a run
+-- that did not publish stay here until one does.
 with
 
 department_days as (
@@ -9,10 +10,20 @@ department_days as (
 
 ),
 
+last_publication as (
+
+    select max(processed_through) as processed_through
+    from {{ source('ops', 'publications') }}
+    where success and published_schema = '{{ var("published_schema") }}'
+
+),
+
 final as (
 
-    select * from department_days
-    where processed_at = (select max(latest.processed_at) from department_days as latest)
+    select department_days.* from department_days
+    where department_days.processed_at > coalesce(
+        (select last_publication.processed_through from last_publication), '-infinity'::timestamptz
+    )
 
 )
 

@@ -1,10 +1,18 @@
 -- Published department-day counts: the current version of each date, quarantined rows held out.
 -- depends_on: {{ ref('count_fields') }}
+-- depends_on: {{ ref('int_department_days_touched') }}
+-- depends_on: {{ ref('dim_institutions') }}
+-- depends_on: {{ ref('dim_indicators') }}
+{{ config(indexes=[{'columns': ['institution_code', 'report_date']}]) }}
 with
 
 department_days as (
 
-    select * from {{ ref('int_department_days_classified') }}
+    {% if publication_is_complete() -%}
+        select * from {{ ref('int_department_days_classified') }}
+    {%- else -%}
+        select * from {{ ref('int_department_days_touched') }}
+    {%- endif %}
 
 ),
 

@@ -1,9 +1,13 @@
 -- Every indicator for every entity (department, campus, institution, community, county, city, province)
 -- and period (month, quarter, year): Σ numerator / Σ denominator of the published rows in scope, never an
 -- average of rates, with the target and the same period of the year before.
--- Built from the month aggregate, so a rebuild reads ~700 × 30 × 12 rows a year, not the day rows.
+-- Built from the month aggregate, so a rebuild reads ~700 × 30 × 12 rows a year, not the day rows. Unless
+-- the publication is complete, only the periods the run touched are computed (int_publication_periods, with
+-- the year before each for the comparison): the publish step replaces those periods of the published table.
 -- depends_on: {{ ref('count_fields') }}
+{{ config(indexes=[{'columns': ['period_type', 'period_start']}]) }}
 {%- set counts = count_columns(additive_only=true) %}
+{%- set complete = 'true' if publication_is_complete() else 'false' %}
 
 with
 
@@ -22,6 +26,12 @@ institutions as (
 indicators as (
 
     select * from {{ ref('dim_indicators') }}
+
+),
+
+publication_periods as (
+
+    select * from {{ ref('int_publication_periods') }}
 
 ),
 
@@ -50,6 +60,17 @@ department_periods as (
     where
         periods.period_type in (
             '{{ var("indicator_period_types") | join("', '") }}'  -- noqa: LT05
+        )
+        and (
+            {{ complete }}
+            or exists (
+                select 1 from publication_periods
+                where
+                    publication_periods.period_type = periods.period_type
+                    and periods.period_start in (
+                        publication_periods.period_start, (publication_periods.period_start - interval '1 year')::date
+                    )
+            )
         )
 
 ),
@@ -196,6 +217,14 @@ final as (
         end as meets_target,
         round(100.0 * last_year_numerator / nullif(last_year_denominator, 0), 4) as rate_same_period_last_year
     from indicator_sums
+    where
+        {{ complete }}
+        or exists (
+            select 1 from publication_periods
+            where
+                publication_periods.period_type = indicator_sums.period_type
+                and publication_periods.period_start = indicator_sums.period_start
+        )
 
 )
 
