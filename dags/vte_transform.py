@@ -19,13 +19,15 @@ back-fill, trigger it with `{"from_date": "2026-01-01", "to_date": "2026-01-31"}
 re-process those report dates.
 
 ### Notes
-Logic lives in `plugins/vte` (`cosmos_config.py`, `transform.py`, `gate.py`, `publish.py`, `feedback.py`).
+Logic lives in `plugins/vte` (`cosmos_config.py`, `publish.py`) and `plugins/vte/publication/` (`steps.py`,
+`suites.py`, `gate.py`, `scope.py`, `history.py`, `feedback.py`).
 """
 
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
-from vte import cosmos_config, transform
+from vte import cosmos_config
+from vte.publication import steps
 from vte.orchestration import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_SUBMISSIONS, START_DATE
 
 DATE_PARAM = {"type": ["null", "string"], "format": "date"}
@@ -51,19 +53,19 @@ def vte_transform():
 
     @task
     def gate_staged_rows(run_id=None) -> dict:
-        return transform.gate_staged_rows(run_id)
+        return steps.gate_staged_rows(run_id)
 
     @task
     def gate_candidate_marts(run_id=None) -> dict:
-        return transform.gate_candidate_marts(run_id)
+        return steps.gate_candidate_marts(run_id)
 
     @task(outlets=[PUBLISHED_MARTS])
     def publish(marts_statistics: dict, run_id=None) -> dict:
-        return transform.publish_candidate(run_id, marts_statistics)
+        return steps.publish_candidate(run_id, marts_statistics)
 
     @task
     def feedback(publication: dict) -> int:
-        return transform.write_feedback(publication)
+        return steps.write_feedback(publication)
 
     staged, marts = gate_staged_rows(), gate_candidate_marts()
     dbt_build >> staged >> marts

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from vte.gate import Failure, GateResult
+from vte.publication.gate import Failure, GateResult
 from vte.publication import history, scope
 
 ANALYST_ROLE = "vte_analyst"

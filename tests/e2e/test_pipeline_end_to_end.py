@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import psycopg
 import pytest
 
-from vte import client, domain, feedback, generator, pipeline, regions
+from vte import client, domain, generator, pipeline, regions
+from vte.publication import feedback
 
 pytestmark = pytest.mark.slow
 

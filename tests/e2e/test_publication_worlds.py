@@ -14,8 +14,8 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from vte import domain, feedback, gate, generator, pipeline, warehouse
-from vte.publication import history
+from vte import domain, generator, pipeline, warehouse
+from vte.publication import feedback, history, suites
 from vte.config import Settings
 from vte.landing import LandingZone
 
@@ -74,7 +74,7 @@ def test_an_implausible_count_is_held_out_and_the_rest_of_the_province_publishes
     loud = world.institutions[0].code
     implausible = sorted((dict(row) for row in new_day[loud]), key=lambda r: -r["dischargeHospitalNodaily"])
     assert implausible[0]["dischargeHospitalNodaily"] > 0  # holding it out moves the institution's values
-    implausible[0]["dischargeHospital"] = gate.PLAUSIBLE_MAX_COUNT * 5  # every rule still holds
+    implausible[0]["dischargeHospital"] = suites.PLAUSIBLE_MAX_COUNT * 5  # every rule still holds
     assert not domain.broken_rules(implausible[0])
     for code, rows in new_day.items():
         world.land(code, day, implausible if code == loud else rows)

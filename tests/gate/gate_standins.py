@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from vte import domain
-from vte.gate import PLAUSIBLE_MAX_COUNT
+from vte.publication.suites import PLAUSIBLE_MAX_COUNT
 
 # code, community, county, city; all in province 330000
 INSTITUTIONS = (

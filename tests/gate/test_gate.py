@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from vte import domain, gate
+from vte import domain
+from vte.publication import gate, gx_project, suites
 from vte.config import EXPECTATIONS_DIR
 
 from gate_standins import create_staged_rows, valid_department_row
@@ -19,7 +20,7 @@ STAGED = "gate_test_stg"
 def test_committed_project_is_what_the_domain_generates(tmp_path, vte_home):
     committed = EXPECTATIONS_DIR / "gx"
     shutil.copytree(committed, tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    gate.build_project(tmp_path)
+    gx_project.build_project(tmp_path)
 
     def tracked(root):
         return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts)
@@ -35,11 +36,11 @@ def test_the_staged_suite_stops_only_for_the_feed_or_the_build():
     scopes = {e["meta"]["scope"] for e in suite["expectations"]}
     assert scopes == {"feed", "build"}
     [feed_wide] = [e for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
-    assert feed_wide["kwargs"]["unexpected_rows_query"] == gate.feed_wide_breaks_query()
+    assert feed_wide["kwargs"]["unexpected_rows_query"] == suites.feed_wide_breaks_query()
 
 
 def test_connection_string_for_a_socket_url_keeps_the_socket_directory():
-    converted = gate.gx_connection_string("postgresql://postgres:@/vte?host=/tmp/pg%20sock&port=5433")
+    converted = gx_project.gx_connection_string("postgresql://postgres:@/vte?host=/tmp/pg%20sock&port=5433")
     assert converted == "postgresql+psycopg2://postgres:unused@localhost:5433/vte?host=/tmp/pg%20sock"
 
 
@@ -85,7 +86,7 @@ def test_one_institutions_breaks_are_held_out_but_the_same_break_at_many_institu
 
 def test_implausible_counts_are_held_out_and_negative_counts_stop(db, staged_rows):
     rows = [dict(r) for r in staged_rows]
-    rows[0]["surgery"] = gate.PLAUSIBLE_MAX_COUNT + 1
+    rows[0]["surgery"] = suites.PLAUSIBLE_MAX_COUNT + 1
     create_staged_rows(db, STAGED, rows)
     assert gate.run_gate("staged", STAGED, "staged-implausible").success
     rows[1]["surgery"] = -1

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vte import gate, publish
+from vte import publish
+from vte.publication import gate, suites
 
 from gate_standins import MONTHS, create_candidate
 
@@ -167,7 +168,7 @@ def test_one_vanished_institution_is_listed_but_does_not_stop_the_publication(db
     _vanished_institutions(db, ["GATE02"])
     result = gate.run_gate("marts", CANDIDATE, "publish-one-vanished", published_schema=PUBLISHED)
     assert result.success, result.message()
-    vanished = db.execute(gate.vanished_institutions_query(CANDIDATE)).fetchall()
+    vanished = db.execute(suites.vanished_institutions_query(CANDIDATE)).fetchall()
     assert [(code, month.isoformat()) for code, month in vanished] == [("GATE02", "2025-02-01")]
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import psycopg
 
-from vte import client, gate, publish, stack, warehouse
+from vte import client, publish, stack, warehouse
+from vte.publication import gate, suites
 from vte.airflow_env import airflow_env
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, free_port, scratch
@@ -93,7 +94,7 @@ def _direct_pipeline(settings: Settings, day: date) -> None:
         load_landing_zone(conn, LandingZone(settings=settings))
     run_dbt(["--quiet", "build"], vars={"marts_schema": CANDIDATE}, settings=settings)
     run_id = f"bench-direct-{uuid.uuid4()}"
-    for stage, schema in (("staged", gate.DEFAULT_SCHEMAS["staged"]), ("marts", CANDIDATE)):
+    for stage, schema in (("staged", suites.DEFAULT_SCHEMAS["staged"]), ("marts", CANDIDATE)):
         result = gate.run_gate(stage, schema, run_id, published_schema=PUBLISHED)
         result.raise_for_failure()
     with warehouse.connect(settings, autocommit=True) as conn:

@@ -21,7 +21,7 @@ from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scr
 from vte.config import Settings
 from vte.cosmos_config import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
 from vte.dbt import run_dbt
-from vte.gate import GateResult
+from vte.publication.gate import GateResult
 from vte.ingest import load_landing_zone
 from vte.landing import LandingZone
 

@@ -2,7 +2,8 @@
 
 import typer
 
-from vte import gate
+from vte.config import EXPECTATIONS_DIR
+from vte.publication import gate, gx_project, suites
 
 app = typer.Typer(help="The Great Expectations quality gate.", no_args_is_help=True)
 
@@ -10,8 +11,8 @@ app = typer.Typer(help="The Great Expectations quality gate.", no_args_is_help=T
 @app.command("build-suites")
 def build_suites() -> None:
     """Rewrite expectations/gx (suites, validation definitions, checkpoints) from the domain definitions."""
-    gate.build_project()
-    typer.echo(f"GX project written to {gate.EXPECTATIONS_DIR / 'gx'}")
+    gx_project.build_project()
+    typer.echo(f"GX project written to {EXPECTATIONS_DIR / 'gx'}")
 
 
 @app.command()
@@ -22,7 +23,7 @@ def run(
 ) -> None:
     """Validate a schema with the stage's checkpoint and print the verdict; exit 1 when it fails."""
     try:
-        result = gate.run_gate(stage, schema or gate.DEFAULT_SCHEMAS.get(stage, ""), run_id)
+        result = gate.run_gate(stage, schema or suites.DEFAULT_SCHEMAS.get(stage, ""), run_id)
     except gate.GateError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

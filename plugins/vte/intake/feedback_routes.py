@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from vte import feedback
+from vte.publication import feedback
 from vte.intake.audit import safe_text
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import Reply

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vte import domain, warehouse
 from vte.config import Settings, get_settings
-from vte.gate import PLAUSIBLE_MAX_COUNT as PLAUSIBLE_MAX
+from vte.publication.suites import PLAUSIBLE_MAX_COUNT as PLAUSIBLE_MAX
 from vte.landing import write_durably
 
 WINDOW_DAYS = 31  # refused requests and warnings of this many days back; quarantined rows until corrected

@@ -9,7 +9,8 @@ of the province publishes.
 
 from __future__ import annotations
 
-from vte import feedback, gate, publish, warehouse
+from vte import publish, warehouse
+from vte.publication import feedback, gate, suites
 from vte.cosmos_config import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
 
 HELD_OUT_ROWS = """
@@ -27,7 +28,7 @@ order by institution_code
 
 
 def gate_staged_rows(run_id: str) -> dict:
-    result = gate.run_gate("staged", gate.DEFAULT_SCHEMAS["staged"], run_id)
+    result = gate.run_gate("staged", suites.DEFAULT_SCHEMAS["staged"], run_id)
     with warehouse.connect(autocommit=True) as conn:
         if not result.success:
             publish.record_alert(conn, run_id, "staged", result.failed, result.message())
@@ -63,7 +64,7 @@ def gate_candidate_marts(run_id: str) -> dict:
 def record_vanished_institutions(conn, run_id: str) -> int | None:
     """One alert naming the active institutions missing from a complete month; None when there are none."""
     vanished = [{"institution_code": code, "missing_month": month.isoformat()} for code, month in conn.execute(
-        gate.vanished_institutions_query(CANDIDATE_SCHEMA) + " order by 1, 2")]
+        suites.vanished_institutions_query(CANDIDATE_SCHEMA) + " order by 1, 2")]
     if not vanished:
         return None
     message = (f"run {run_id}: {len({v['institution_code'] for v in vanished})} active institution(s) missing from"
