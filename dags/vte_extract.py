@@ -7,8 +7,9 @@ The health commission's periodic indicator extracts, read from the published mar
 - **quarterly and yearly finals** on the 10th after the quarter or year (10 January, April, July, October).
 
 Each due extract is made for the province and for every city with reporting institutions: a workbook, the
-same tables as CSV and a manifest (publication read, submissions included, checksums) in
-`$VTE_HOME/exports/<period>/<region>/<kind>/`, recorded in `ops.admin_audit` as `extract.create`.
+same tables as CSV, the inputs they were written from and a manifest (publication read, submissions included,
+checksums) in a new revision `$VTE_HOME/exports/<period>/<region>/<kind>/r<NNN>/` (`latest.json` beside it
+names the newest), recorded in `ops.admin_audit` as `extract.create`.
 
 ### Schedule
 One cron trigger, every day at 06:00 Asia/Shanghai; the task works out what is due that day and skips
@@ -20,7 +21,9 @@ Trigger with `{"period": "2026-03", "region": "330300", "kind": "final"}` (regio
 use `vte extract --period 2026-03`.
 
 ### Notes
-Logic lives in `plugins/vte/extracts/`. Re-running against the same publication rewrites identical files.
+Logic lives in `plugins/vte/extracts/`. A revision is never overwritten: a retry against the same publication
+returns the revision already written, a later publication makes the next one, with a restatement sheet of what
+changed since.
 """
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task

@@ -19,8 +19,8 @@ back-fill, trigger it with `{"from_date": "2026-01-01", "to_date": "2026-01-31"}
 re-process those report dates.
 
 ### Notes
-Logic lives in `plugins/vte` (`cosmos_config.py`, `publish.py`) and `plugins/vte/publication/` (`steps.py`,
-`suites.py`, `gate.py`, `scope.py`, `history.py`, `feedback.py`).
+Logic lives in `plugins/vte/cosmos_config.py` and `plugins/vte/publication/` (`steps.py`, `suites.py`,
+`gate.py`, `scope.py`, `publish.py`, `history.py`, `feedback.py`).
 """
 
 from airflow.sdk import Param, dag, task

@@ -16,7 +16,7 @@ import pytest
 from vte.extracts.create import create_extract
 from vte.extracts.manifest import file_sha256
 from vte.extracts.periods import parse_period
-from vte.publish import current_publication
+from vte.publication.publish import current_publication
 
 from extract_support import MONTH, check_ranks, sheet_records
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to 
 
 SHEETS = ["概览 Overview", "机构明细 Institutions", "区县 Counties", "排名 Ranking", "上报完整性 Completeness",
           "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "说明 About"]
+RESTATEMENT = "修订说明 Restatement"  # before About, in a revision that follows one of another publication
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -55,8 +56,9 @@ def test_the_workbook_has_every_sheet_with_bilingual_headers(province_month):
     workbook = province_month.files[0]
     assert workbook.suffix == ".xlsx"
     book = openpyxl.load_workbook(workbook, read_only=True)
-    assert book.sheetnames == SHEETS
-    for name in SHEETS[:-1]:
+    restated = [RESTATEMENT] if "restatement" in province_month.manifest else []
+    assert book.sheetnames == SHEETS[:-1] + restated + SHEETS[-1:]
+    for name in book.sheetnames[:-1]:
         headers = next(book[name].iter_rows(max_row=1, values_only=True))
         for header in headers:
             last_chinese = max((m.end() for m in CJK.finditer(header)), default=None)
@@ -177,9 +179,12 @@ def test_manifest_names_the_publication_the_files_and_is_audited(province_month,
     assert manifest["publication"]["run_id"] == publication.run_id
     assert manifest["period"] == {"label": MONTH, "type": "month", "start": "2026-03-01", "end": "2026-03-31"}
     assert (manifest["region"]["code"], manifest["kind"]) == ("330000", "final")
-    assert province_month.directory.parts[-3:] == (MONTH, "330000", "final")
+    assert province_month.directory.parts[-4:-1] == (MONTH, "330000", "final")
+    assert province_month.directory.name == f"r{manifest['revision']:03d}"
     assert [f["name"] for f in manifest["files"]] == [p.name for p in province_month.files]
     assert all(f["sha256"] == file_sha256(province_month.directory / f["name"]) for f in manifest["files"])
+    assert manifest["inputs"] == {"name": "inputs.json.gz", "bytes": province_month.inputs_path.stat().st_size,
+                                  "sha256": file_sha256(province_month.inputs_path)}
     counted, newest = marts.execute(
         "select count(distinct submission_id), max(received_at) from marts.fct_department_days"
         " where report_date between '2026-03-01' and '2026-03-31'").fetchone()
@@ -198,7 +203,7 @@ def test_a_city_extract_holds_only_its_institutions(published_pipeline, marts):
     members = {r[0] for r in marts.execute(
         "select institution_code from marts.dim_institutions where city_code = %s", (city,))}
     extract = create_extract(parse_period("2026Q1"), city, actor="test", settings=published_pipeline.settings)
-    assert extract.directory.parts[-3:] == ("2026Q1", city, "final")
+    assert extract.directory.parts[-4:-1] == ("2026Q1", city, "final")
     overview = sheet_records(extract.files[0], "概览 Overview")
     expected = _indicator_values(marts, "city", city, "quarter", parse_period("2026Q1").start)
     for record in overview:

@@ -11,8 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vte import publish
-from vte.publication import gate, suites
+from vte.publication import gate, publish, suites
 
 from gate_standins import MONTHS, create_candidate
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import psycopg
 
-from vte import client, publish, stack, warehouse
-from vte.publication import gate, suites
+from vte import client, stack, warehouse
+from vte.publication import gate, publish, suites
 from vte.airflow_env import airflow_env
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, free_port, scratch

@@ -11,8 +11,8 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from vte import publish, warehouse
-from vte.publication import gate
+from vte import warehouse
+from vte.publication import gate, publish
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scratch
 from vte.dbt import run_dbt

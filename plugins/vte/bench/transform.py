@@ -15,12 +15,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from vte import publish, warehouse
+from vte import warehouse
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scratch
 from vte.config import Settings
 from vte.cosmos_config import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
 from vte.dbt import run_dbt
+from vte.publication import publish
 from vte.publication.gate import GateResult
 from vte.ingest import load_landing_zone
 from vte.landing import LandingZone
@@ -82,6 +83,6 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
                                   "history_first_build": history_build},
         "dbt_threads": 4,
         "command": "dbt build (seeds, models, tests, unit tests) into the candidate via vte.dbt.run_dbt, then"
-                   " vte.publish.publish (slices or swap, and the history)",
+                   " vte.publication.publish.publish (slices or swap, and the history)",
     }
     return StageResult("transform", "done", measures, details)

@@ -5,6 +5,7 @@ import typer
 from vte.cli import accounts, generate, intake, pipeline, stack, warehouse
 from vte.cli import bench as bench_command
 from vte.cli import dbt as dbt_command
+from vte.cli import diff as diff_command
 from vte.cli import demo as demo_command
 from vte.cli import excel as excel_command
 from vte.cli import extract as extract_command
@@ -32,6 +33,7 @@ app.command("dbt", context_settings=PASS_THROUGH)(dbt_command.dbt)
 app.add_typer(gate_command.app, name="gate")
 # Outputs and measurements
 app.command("extract")(extract_command.extract)
+app.command("diff")(diff_command.diff)
 app.command("bench")(bench_command.bench)
 app.command("demo")(demo_command.demo)
 

@@ -1,8 +1,9 @@
-"""The manifest of an extract: what it was computed from, and a checksum of every file.
+"""The manifest of an extract revision: what it was computed from, where it stands among the revisions of
+its period, region and kind, and a checksum of every file.
 
 Its ``run`` section (when, by whom, how long) changes on every run; everything else is the extract's
 content, and ``content_sha256`` covers exactly that, so two runs against the same publication compare
-equal by it while each keeps its own run record.
+equal by it while each keeps its own run record, and a reproduction compares equal to the original.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from vte.extracts.query import Snapshot
+from vte.extracts.inputs import INPUTS_NAME, ExtractInputs
 
 MANIFEST_NAME = "manifest.json"
 # Raised when the extract's tables or layout change, so readers can tell the layouts apart.
-EXTRACT_FORMAT = 1
+# 2: revision directories, stored inputs, the restatement table.
+EXTRACT_FORMAT = 2
 RUN_KEY = "run"
 SUBMISSIONS_BASIS = (
     "Current versions (newest per institution and date) of the submissions for the period's dates in the "
@@ -49,7 +51,13 @@ def content_checksum(manifest: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build_manifest(snapshot: Snapshot, kind: str, files: list[Path], run: dict) -> dict:
+def _file(path: Path, name: str | None = None) -> dict:
+    return {"name": name or path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def build_manifest(inputs: ExtractInputs, files: list[Path], inputs_path: Path, run: dict) -> dict:
+    """The manifest of the files written from ``inputs`` (stored at ``inputs_path``)."""
+    snapshot, kind = inputs.snapshot, inputs.kind
     period, region, publication, submissions = snapshot.period, snapshot.region, snapshot.publication, \
         snapshot.submissions
     manifest = {
@@ -68,9 +76,22 @@ def build_manifest(snapshot: Snapshot, kind: str, files: list[Path], run: dict) 
             "newest_received_at": _iso(submissions["newest_received_at"]),
             "basis": SUBMISSIONS_BASIS,
         },
-        "generator": generator_version(),
-        "files": [{"name": f.name, "bytes": f.stat().st_size, "sha256": file_sha256(f)} for f in files],
+        "revision": inputs.revision,
     }
+    if inputs.previous:
+        manifest["previous"] = {"revision": inputs.previous.revision,
+                                "publication_id": inputs.previous.publication_id}
+    if inputs.restatement:
+        against = inputs.restatement.against
+        manifest["restatement"] = {"against_revision": against.revision,
+                                   "from_publication": against.publication_id,
+                                   "to_publication": inputs.restatement.to_publication,
+                                   "changed_values": len(inputs.restatement.changes)}
+    manifest.update({
+        "generator": generator_version(),
+        "inputs": _file(inputs_path, INPUTS_NAME),
+        "files": [_file(f) for f in files],
+    })
     manifest["content_sha256"] = content_checksum(manifest)
     manifest[RUN_KEY] = run
     return manifest

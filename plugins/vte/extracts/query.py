@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from vte.extracts.periods import Period, trailing_months
-from vte.publish import current_publication
+from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
 READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_values",
@@ -260,18 +260,26 @@ _SUBMISSIONS = f"""
 """
 
 
-def _lock_published_tables(conn: psycopg.Connection) -> None:
+def _require_published(conn: psycopg.Connection) -> None:
     exists = conn.execute("select 1 from pg_namespace where nspname = %s", (MARTS_SCHEMA,)).fetchone()
     if not exists:
         raise ExtractDataError("the marts have never been published: run the pipeline (vte pipeline run) first")
+
+
+def _lock_published_tables(conn: psycopg.Connection) -> None:
+    _require_published(conn)
     tables = ", ".join(f"{MARTS_SCHEMA}.{table}" for table in READ_TABLES)
     conn.execute(f"lock table {tables} in access share mode")
 
 
-def find_region(conn: psycopg.Connection, code: str) -> Region:
-    """The province, city or county with GB/T 2260 code ``code`` in the published marts."""
+def check_region_code(code: str | None) -> None:
     if not re.fullmatch(r"\d{6}", code or ""):
         raise RegionError(f"region {code!r} is not a six-digit GB/T 2260 code (e.g. 330000, 330300)")
+
+
+def find_region(conn: psycopg.Connection, code: str) -> Region:
+    """The province, city or county with GB/T 2260 code ``code`` in the published marts."""
+    check_region_code(code)
     row = conn.execute(
         f"select region_code, region_name, region_level from {MARTS_SCHEMA}.dim_regions where region_code = %s",
         (code,)).fetchone()
@@ -286,6 +294,14 @@ def default_region(conn: psycopg.Connection) -> Region:
     if len(rows) != 1:
         raise RegionError(f"the published institutions belong to {len(rows)} provinces: name one with --region")
     return find_region(conn, rows[0][0])
+
+
+def resolve_region(conn: psycopg.Connection, code: str | None) -> Region:
+    """The region named by ``code``, or the province when there is none."""
+    if code:
+        check_region_code(code)
+    _require_published(conn)
+    return find_region(conn, code) if code else default_region(conn)
 
 
 def reporting_cities(conn: psycopg.Connection, period: Period) -> list[str]:

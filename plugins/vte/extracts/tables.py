@@ -10,7 +10,8 @@ from vte.extracts.query import RELIABLE_DENOMINATOR, Snapshot
 Cell = str | int | Decimal | None
 
 LEVEL_NAMES = {"province": "省 province", "city": "市 city", "county": "区县 county",
-               "institution": "机构 institution"}
+               "community": "医共体 community", "institution": "机构 institution", "campus": "院区 campus",
+               "department": "科室 department"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Table:
     sheet: str  # worksheet name, at most 31 characters
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
+    note: str | None = None  # shown in the workbook under the header when there are no rows
 
     def column_index(self, key: str) -> int:
         return [c.key for c in self.columns].index(key)

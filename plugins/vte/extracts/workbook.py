@@ -2,7 +2,7 @@
 
 Reproducible: the document properties carry the publication's time instead of the clock, the package is
 built in memory (xlsxwriter then stamps every part with a fixed 1980 date), and nothing in the sheets
-depends on when the extract ran.
+depends on when the extract ran: the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from vte.extracts.query import Snapshot
+from vte.extracts.inputs import ExtractInputs
+from vte.extracts.restatement import basis_text
 from vte.extracts.tables import Table
 
 RATE_FORMAT = "0.00"
@@ -42,6 +43,8 @@ def _write_table(sheet, table: Table, formats: dict) -> None:
     sheet.freeze_panes(1, 0)
     if table.rows:
         sheet.autofilter(0, 0, len(table.rows), len(table.columns) - 1)
+    elif table.note:
+        sheet.write_string(1, 0, table.note)
 
 
 def _trend_chart(book: xlsxwriter.Workbook, table: Table):
@@ -77,13 +80,26 @@ def _county_chart(book: xlsxwriter.Workbook, table: Table):
     return chart
 
 
-def _about(snapshot: Snapshot, kind: str) -> list[tuple[str, str]]:
+def _revision(inputs: ExtractInputs) -> str:
+    text = f"r{inputs.revision:03d}"
+    if inputs.previous:
+        text += (f"（上一修订 r{inputs.previous.revision:03d}，发布 {inputs.previous.publication_id}）"
+                 f" (previous revision r{inputs.previous.revision:03d}, publication {inputs.previous.publication_id})")
+    return text
+
+
+def _about(inputs: ExtractInputs) -> list[tuple[str, str]]:
+    snapshot = inputs.snapshot
     publication, region, period = snapshot.publication, snapshot.region, snapshot.period
     newest = snapshot.submissions["newest_received_at"]
+    restated = [("修订说明 Restatement", basis_text(inputs.restatement, publication.publication_id))] \
+        if inputs.restatement else []
     return [
         ("期间 Period", f"{period.label} ({PERIOD_NAMES[period.period_type]}, {period.start} – {period.end})"),
         ("区域 Region", f"{region.code} {region.name}"),
-        ("类型 Kind", KIND_NAMES[kind]),
+        ("类型 Kind", KIND_NAMES[inputs.kind]),
+        ("修订 Revision", _revision(inputs)),
+        *restated,
         ("数据发布 Publication", f"{publication.publication_id} ({publication.run_id})"),
         ("发布时间 Published at", publication.published_at.astimezone(timezone.utc).isoformat()),
         ("计入指标的提交数 Submissions counted", str(snapshot.submissions["counted_submissions"])),
@@ -93,8 +109,9 @@ def _about(snapshot: Snapshot, kind: str) -> list[tuple[str, str]]:
     ]
 
 
-def write_workbook(path: Path, snapshot: Snapshot, tables: list[Table], kind: str) -> None:
+def write_workbook(path: Path, inputs: ExtractInputs, tables: list[Table]) -> None:
     """Write the workbook: the tables in order, charts beside the trend and the county comparison."""
+    snapshot = inputs.snapshot
     book = xlsxwriter.Workbook(str(path), {"in_memory": True, "strings_to_numbers": False,
                                            "strings_to_formulas": False, "strings_to_urls": False})
     published = snapshot.publication.published_at.astimezone(timezone.utc).replace(tzinfo=None)
@@ -105,6 +122,7 @@ def write_workbook(path: Path, snapshot: Snapshot, tables: list[Table], kind: st
         "created": published,
     })
     book.set_custom_property("publication_id", str(snapshot.publication.publication_id))
+    book.set_custom_property("revision", str(inputs.revision))
     formats = {
         "header": book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7",
                                    "border": 1}),
@@ -122,7 +140,7 @@ def write_workbook(path: Path, snapshot: Snapshot, tables: list[Table], kind: st
     about = book.add_worksheet("说明 About")
     about.set_column(0, 0, 36)
     about.set_column(1, 1, 80)
-    for r, (item, value) in enumerate(_about(snapshot, kind)):
+    for r, (item, value) in enumerate(_about(inputs)):
         about.write_string(r, 0, item, formats["header"])
         about.write_string(r, 1, value)
     book.close()

@@ -111,7 +111,7 @@ def loaded_through(conn: psycopg.Connection, publication_id: int) -> datetime | 
     return row[1]
 
 
-# The entities within a region, as the published registry places them (every level below and the region).
+# The entities within a region, as the published registry places them: the region and every level below it.
 _IN_REGION = """
     with institutions as (
         select institution_code, county_code, city_code, province_code, community_name
@@ -120,8 +120,8 @@ _IN_REGION = """
     )
     select 'institution' as scope, institution_code as code from institutions
     union select 'county', county_code from institutions
-    union select 'city', city_code from institutions
-    union select 'province', province_code from institutions
+    union select 'city', city_code from institutions where %(region)s in (city_code, province_code)
+    union select 'province', province_code from institutions where %(region)s = province_code
     union select 'community', community_name from institutions where community_name is not null
 """
 
