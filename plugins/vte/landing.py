@@ -45,7 +45,8 @@ def payload_checksum(payload: dict) -> str:
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a directory (its entries: a rename in it) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -66,7 +67,7 @@ def write_durably(path: Path, content: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 class LandingZone:

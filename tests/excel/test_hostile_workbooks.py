@@ -8,20 +8,16 @@ to the real ``vte serve`` and watches the serving process's peak memory.
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
 import threading
 import time
-import uuid
 import zipfile
-from datetime import date
 from multiprocessing import forkserver
 from pathlib import Path
 
 import httpx
 import pytest
 import xlsxwriter
+from excel_server import start_server, stop_server
 from excel_workbooks import filled_template, generated_payloads, interleaved_rows
 
 import hostile_workbooks as hostile
@@ -242,65 +238,18 @@ def _parse_processes() -> int:
 # child process is not counted: keeping the parse out of the server is the point). Parsed in the server, as
 # before, the corner cell killed it, the row bomb alone added ~190 MB and the huge string several GB.
 PEAK_MEMORY_BOUND_MB = 400
-SERVER_ENV = {"VTE_INTAKE_ACCOUNTS_REFRESH": "1", "VTE_INTAKE_ACCOUNTS_MISS_REFRESH": "0",
-              "VTE_INTAKE_RATE": "1000", "VTE_INTAKE_BURST": "1000"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(warehouse_url, tmp_path_factory):
     """A `vte serve` of its own, so that its peak memory is these uploads' alone."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("hostile-intake") / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(["vte", "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **SERVER_ENV})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not _answers(f"{url}/readyz"):
-        assert process.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, f"vte serve was not ready within 30 s:\n{log_path.read_text()}"
-        time.sleep(0.1)
+    url, process = start_server(tmp_path_factory.mktemp("hostile-intake"))
     yield url, process
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@pytest.fixture
-def account(db) -> registry.Credentials:
-    # Report dates before the institution joined are refused: it joined before the test rows' dates.
-    return registry.register(db, code="H" + uuid.uuid4().hex[:10], name="测试医院", level="二级",
-                             county_code="330328", joined_on=date(2024, 1, 1))
-
-
-_last_timestamp = 0
-
-
-def fresh_timestamp() -> int:
-    """Epoch milliseconds, never the same twice: each signature is good for one request."""
-    global _last_timestamp
-    _last_timestamp = max(time.time_ns() // 1_000_000, _last_timestamp + 1)
-    return _last_timestamp
+    stop_server(process)
 
 
 def upload(url: str, creds: registry.Credentials, content: bytes) -> httpx.Response:
-    timestamp = fresh_timestamp()
+    timestamp = client.fresh_timestamp(creds.access_key)
     fields = {"accessKey": creds.access_key, "timestamp": str(timestamp),
               "sign": client.sign(creds.access_key, creds.access_secret, timestamp)}
     return httpx.post(f"{url}/xt/api/upload", data=fields, files={"file": ("上报.xlsx", content, XLSX)}, timeout=60)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vte.extracts.manifest import MANIFEST_NAME, read_manifest
+from vte.landing import fsync_path
 
 LATEST_NAME = "latest.json"
 LOCK_NAME = ".lock"
@@ -82,22 +83,14 @@ def staging_directory(kind_directory: Path, number: int) -> Path:
     return staging
 
 
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def commit(staging: Path, kind_directory: Path, number: int, manifest: dict) -> Path:
     """Rename the assembled revision into place, durably, and point ``latest.json`` at it."""
     for path in staging.iterdir():
-        _fsync(path)
-    _fsync(staging)
+        fsync_path(path)
+    fsync_path(staging)
     directory = kind_directory / revision_name(number)
     os.rename(staging, directory)  # fails rather than replace an existing (never empty) revision
-    _fsync(kind_directory)
+    fsync_path(kind_directory)
     write_latest(kind_directory, StoredRevision(number, directory, manifest))
     return directory
 
