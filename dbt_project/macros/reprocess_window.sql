@@ -22,11 +22,16 @@
         {{ return(true) }}
     {% endif %}
     {% set published = var('published_schema') %}
-    {% if (var('publish_all') | string | lower) in ['true', '1', 'yes'] or var('marts_schema') == published %}
+    {% if var('marts_schema') == published %}
+        {{ return(true) }}
+    {% endif %}
+    {% if (var('publish_all') | string | lower) in ['true', '1', 'yes'] %}
+        {% do log(this.identifier ~ ": complete build, publish_all", info=true) %}
         {{ return(true) }}
     {% endif %}
     {% for table in ['fct_indicator_values', 'fct_department_days', 'dim_institutions', 'dim_indicators'] %}
         {% if adapter.get_relation(database=target.database, schema=published, identifier=table) is none %}
+            {% do log(this.identifier ~ ": complete build, nothing published in " ~ published ~ "." ~ table, info=true) %}
             {{ return(true) }}
         {% endif %}
     {% endfor %}
@@ -37,5 +42,9 @@
             or exists (select * from {{ ref('dim_indicators') }} except select * from {{ published }}.dim_indicators)
             or exists (select * from {{ published }}.dim_indicators except select * from {{ ref('dim_indicators') }})
     {% endset %}
-    {{ return(run_query(query).columns[0].values()[0]) }}
+    {% set changed = run_query(query).columns[0].values()[0] %}
+    {% if changed %}
+        {% do log(this.identifier ~ ": complete build, the registry or the indicator definitions changed", info=true) %}
+    {% endif %}
+    {{ return(changed) }}
 {% endmacro %}
