@@ -11,9 +11,9 @@ from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 from vte.config import DBT_PROJECT_DIR, executable
+from vte.publication.scope import PUBLISHED_SCHEMA
 
 CANDIDATE_SCHEMA = "marts_candidate"
-PUBLISHED_SCHEMA = "marts"
 
 
 def task_group_kwargs() -> dict:

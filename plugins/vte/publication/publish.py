@@ -25,7 +25,6 @@ from vte.publication.gate import Failure, GateResult
 from vte.publication import history, scope
 
 ANALYST_ROLE = "vte_analyst"
-HISTORY_OF = "marts"  # the analysts' publication keeps its history; scratch schemas (tests, benchmarks) do not
 # A swap waits this long for readers holding the old tables before giving up (and leaving them in place).
 LOCK_TIMEOUT = "60s"
 
@@ -118,7 +117,7 @@ def publish(conn: psycopg.Connection, candidate: str = "marts_candidate", publis
             return publication
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
         scope.drop_merged_view(conn, candidate)
-        keeps_history = published == HISTORY_OF
+        keeps_history = published == scope.PUBLISHED_SCHEMA  # scratch schemas (tests) keep none
         sliced = keeps_history and _schema_exists(conn, published) and not scope.is_complete(conn, candidate,
                                                                                             published)
         if sliced:

@@ -27,6 +27,9 @@ TOUCHED = {
     DATE_SLICES: "select distinct institution_code, report_date from int.int_department_days_touched",
     PERIOD_SLICES: "select period_type, period_start from int.int_publication_periods",
 }
+# The analysts' publication: the only one the int views' touched rows describe (other targets, e.g. tests'
+# scratch schemas, are always published whole).
+PUBLISHED_SCHEMA = "marts"
 # Where the marts gate reads the indicator values as they will be after publishing (published slices the run
 # did not touch, plus the candidate's): checks across months (an institution vanished) need all of them.
 MERGED_VIEW = "indicator_values_after_publication"
@@ -38,7 +41,8 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 
 def is_complete(conn: psycopg.Connection, candidate: str, published: str) -> bool:
     """Whether the candidate holds the whole marts (dbt decided, see the publication_is_complete macro)."""
-    if not _exists(conn, f"{published}.fct_indicator_values") or not _exists(conn, "int.int_publication_periods"):
+    if published != PUBLISHED_SCHEMA or not _exists(conn, f"{published}.fct_indicator_values") \
+            or not _exists(conn, "int.int_publication_periods"):
         return True
     # A sliced build holds only touched periods; any other period means dbt built everything.
     return conn.execute(sql.SQL(

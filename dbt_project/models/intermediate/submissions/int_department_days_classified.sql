@@ -39,7 +39,8 @@ touched_dates as (
         report_date
     from submissions
     {% if is_incremental() %}
-        where loaded_at >= (
+        -- '>': a load is one transaction, so rows sharing the newest time were all read last run already
+        where loaded_at > (
             select coalesce(max(processed.submission_loaded_at), '-infinity'::timestamptz) from {{ this }} as processed
         )
         {{ or_in_reprocess_window('report_date') }}

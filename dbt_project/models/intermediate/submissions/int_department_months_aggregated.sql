@@ -28,7 +28,7 @@ touched_months as (
         date_trunc('month', report_date)::date as month_start
     from department_days
     {% if is_incremental() %}
-        where submission_loaded_at >= (
+        where submission_loaded_at > (
             select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
             from {{ this }} as processed
         )
