@@ -15,7 +15,9 @@
 
 with
 
-department_days as (
+-- Read twice: not materialized, so each reader reaches the day rows through their indexes instead of a
+-- copy of the whole history.
+department_days as not materialized (
 
     select * from {{ ref('int_department_days_classified') }}
 
