@@ -1,7 +1,7 @@
-"""Publication in a province unlike the generator's defaults, through the real pipeline (Airflow, dbt, GX).
+"""Publication in provinces unlike the generator's defaults, through the real pipeline (Airflow, dbt, GX).
 
-No institution belongs to a county medical community, every hospital has a single campus, and one reports a
-single department. It publishes. Then one hospital sends a count far above the plausibility bound with every
+A province with no county medical community, one whose hospitals have a single campus, and one with a hospital
+that reports a single department each publish; so does one with all three at once. Then in that one a hospital sends a count far above the plausibility bound with every
 rule still holding: the next run publishes everybody else's new data, holds that row out with its reason in a
 mart, in the hospital's feedback and in an alert, and the hospital's corrected version publishes.
 """
@@ -56,6 +56,40 @@ def world(warehouse_url, tmp_path_factory) -> World:
         result.land(sub.institution_code, sub.date, sub.data)
     yield result
     warehouse.stop(settings)
+
+
+def _unusual(kind: str, institutions: list) -> list:
+    """Registries unlike the generator's defaults, one peculiarity each."""
+    if kind == "no community":
+        return [dataclasses.replace(inst, community=None) for inst in institutions]
+    if kind == "single campuses":
+        return [dataclasses.replace(inst, campuses=(inst.campuses[0],)) for inst in institutions]
+    return [*institutions[:-1], dataclasses.replace(institutions[-1], departments=(institutions[-1].departments[0],))]
+
+
+@pytest.mark.parametrize("kind", ["no community", "single campuses", "single department"])
+def test_a_province_unlike_the_generators_publishes(kind, warehouse_url, tmp_path):
+    settings = Settings(home=tmp_path, warehouse_url=None)
+    institutions = _unusual(kind, [dataclasses.replace(inst, joined_on=START)
+                                   for inst in generator.synthetic_institutions(3, SEED + 1, START)])
+    with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
+        keys = {code: c.access_key for code, c in generator.register_institutions(conn, institutions, settings).items()}
+    try:
+        zone = LandingZone(settings=settings)
+        for sub in generator.iter_submissions(institutions, START, START + timedelta(days=9), SEED):
+            zone.land(institution_code=sub.institution_code, access_key=keys[sub.institution_code], channel="api",
+                      payload={"date": sub.date, "data": sub.data})
+        assert pipeline.run_once(settings), f"a province with {kind} did not publish"
+        with psycopg.connect(warehouse.url(settings), autocommit=True) as conn:
+            levels = {r[0] for r in conn.execute("select distinct level from marts.fct_indicator_values")}
+            departments = conn.execute("select count(distinct department) from marts.fct_department_days"
+                                       " where institution_code = %s", (institutions[-1].code,)).fetchone()[0]
+        has_community = any(inst.community for inst in institutions)
+        assert levels == {"department", "campus", "institution", "county", "city", "province",
+                          *(["community"] if has_community else [])}
+        assert departments == len(institutions[-1].departments)
+    finally:
+        warehouse.stop(settings)
 
 
 def test_a_province_without_communities_single_campuses_and_a_single_department_publishes(world):
