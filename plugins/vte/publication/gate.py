@@ -71,10 +71,6 @@ class GateResult:
             raise GateFailed(self.message())
 
 
-def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
-    return conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
-
-
 def _check_tables(conn: psycopg.Connection, stage: str, schema: str) -> None:
     missing = [table for table in GATED_TABLES[stage].values()
                if conn.execute("select to_regclass(%s)", (f"{schema}.{table}",)).fetchone()[0] is None]
@@ -166,7 +162,7 @@ def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = 
         _check_tables(conn, stage, schema)
         parameters = {}
         if stage == "marts":
-            sliced = _schema_exists(conn, published_schema) and not is_complete(conn, schema, published_schema)
+            sliced = not is_complete(conn, schema, published_schema)
             parameters = row_count_bounds(conn, published_schema, schema, sliced)
             create_merged_view(conn, schema, published_schema)
 

@@ -118,8 +118,7 @@ def publish(conn: psycopg.Connection, candidate: str = "marts_candidate", publis
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
         scope.drop_merged_view(conn, candidate)
         keeps_history = published == scope.PUBLISHED_SCHEMA  # scratch schemas (tests) keep none
-        sliced = keeps_history and _schema_exists(conn, published) and not scope.is_complete(conn, candidate,
-                                                                                            published)
+        sliced = not scope.is_complete(conn, candidate, published)  # whole for scratch schemas and first runs
         if sliced:
             scope.capture_touched_periods(conn)
             scope.replace_slices(conn, candidate, published)

@@ -40,7 +40,8 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 
 
 def is_complete(conn: psycopg.Connection, candidate: str, published: str) -> bool:
-    """Whether the candidate holds the whole marts (dbt decided, see the publication_is_complete macro)."""
+    """Whether the candidate is to be published whole: always for other targets than the analysts' marts and
+    before anything was published; else when dbt built it complete (see the publication_is_complete macro)."""
     if published != PUBLISHED_SCHEMA or not _exists(conn, f"{published}.fct_indicator_values") \
             or not _exists(conn, "int.int_publication_periods"):
         return True
