@@ -19,6 +19,7 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 from airflow.exceptions import AirflowSkipException
 
+from vte.access import roles
 from vte.orchestration import DEFAULT_ARGS, RAW_SUBMISSIONS, START_DATE
 
 
@@ -36,7 +37,7 @@ def vte_ingest():
     def load_landing_zone() -> dict:
         from vte import ingest, warehouse
 
-        with warehouse.connect() as conn:
+        with warehouse.connect(role=roles.LOADER) as conn:
             report = ingest.load_landing_zone(conn)
         if not report.loaded:
             # No asset event: the transform only runs when there is something new.
@@ -48,7 +49,7 @@ def vte_ingest():
         from vte import warehouse
         from vte.intake import audit
 
-        with warehouse.connect() as conn:
+        with warehouse.connect(role=roles.LOADER) as conn:
             return audit.load_into_warehouse(conn)
 
     load_landing_zone()

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 from vte import dbt, warehouse
+from vte.access import roles
 from vte.config import AIRFLOW_DATABASE, DAGS_DIR, PROJECT_ROOT, Settings, get_settings
 
 
 def metadata_url(settings: Settings) -> str:
-    url = os.environ.get("VTE_AIRFLOW_DATABASE_URL") or warehouse.url(settings, database=AIRFLOW_DATABASE)
+    url = os.environ.get("VTE_AIRFLOW_DATABASE_URL") or warehouse.url(settings, database=AIRFLOW_DATABASE,
+                                                                             role=roles.AIRFLOW)
     return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 

@@ -13,6 +13,7 @@ import os
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from vte.access import roles
 from vte import warehouse
 from vte.config import DBT_PROJECT_DIR, Settings, get_settings
 
@@ -43,6 +44,9 @@ def dbt_env(url: str, threads: int = DEFAULT_THREADS) -> dict[str, str]:
         "VTE_DBT_PASSWORD": unquote(parts.password or query.get("password") or "unused"),
         "VTE_DBT_DBNAME": dbname,
         "VTE_DBT_THREADS": str(threads),
+        # TLS as the URL asks (the production template: verify-full against the deployment's CA).
+        "VTE_DBT_SSLMODE": query.get("sslmode", "prefer"),
+        "VTE_DBT_SSLROOTCERT": query.get("sslrootcert", ""),
     }
 
 
@@ -51,7 +55,7 @@ def product_env(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or get_settings()
     artifacts = settings.home / "dbt"
     return {
-        **dbt_env(warehouse.url(settings)),
+        **dbt_env(warehouse.url(settings, role=roles.TRANSFORM)),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_TARGET_PATH": str(artifacts / "target"),

@@ -14,6 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from vte.access import roles
 from vte import warehouse
 from vte.airflow_env import airflow_env
 from vte.config import DAGS_DIR, Settings, executable, get_settings
@@ -66,7 +67,7 @@ def run_once(settings: Settings | None = None, conf: dict | None = None, dag_ids
 
 def _alerts(settings: Settings, run_ids: list[str]) -> list[str]:
     """The alerts the failed runs recorded (a failed gate lists its failed expectations)."""
-    with warehouse.connect(settings) as conn:
+    with warehouse.connect(settings, role=roles.ADMIN) as conn:
         return [row[0] for row in conn.execute(
             "select message from ops.alerts where run_id = any(%s) order by alert_id", (run_ids,))]
 

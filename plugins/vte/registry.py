@@ -39,7 +39,7 @@ class ActiveAccount:
     joined_on: date | None = None  # the institution's first report date: earlier dates are refused
 
 
-def _audit(conn: psycopg.Connection, action: str, subject: str, **details) -> None:
+def audit(conn: psycopg.Connection, action: str, subject: str, **details) -> None:
     conn.execute(
         "insert into ops.admin_audit (actor, action, subject, details) values (%s, %s, %s, %s)",
         (getpass.getuser(), action, subject, Jsonb(details)),
@@ -84,7 +84,7 @@ def create_institution(
         raise RegistryError(
             f"institution code {code!r} must be 2-40 letters, digits, '-' or '_' (机构代码格式不正确)"
         ) from exc
-    _audit(conn, "institution.create", code, name=name, level=level, county_code=county_code, community=community)
+    audit(conn, "institution.create", code, name=name, level=level, county_code=county_code, community=community)
 
 
 def _new_secret() -> str:
@@ -106,7 +106,7 @@ def create_account(conn: psycopg.Connection, institution_code: str, settings: Se
         "insert into registry.accounts (access_key, institution_code, secret_ciphertext) values (%s, %s, %s)",
         (access_key, institution_code, crypto.encrypt(secret, settings)),
     )
-    _audit(conn, "account.create", access_key, institution_code=institution_code)
+    audit(conn, "account.create", access_key, institution_code=institution_code)
     return Credentials(access_key, secret, institution_code)
 
 
@@ -137,7 +137,7 @@ def rotate(conn: psycopg.Connection, access_key: str, settings: Settings | None 
             "update registry.accounts set secret_ciphertext = %s, rotated_at = now() where access_key = %s",
             (crypto.encrypt(secret, settings), access_key),
         )
-        _audit(conn, "account.rotate", access_key, institution_code=institution_code)
+        audit(conn, "account.rotate", access_key, institution_code=institution_code)
     return Credentials(access_key, secret, institution_code)
 
 
@@ -149,7 +149,7 @@ def revoke(conn: psycopg.Connection, access_key: str) -> None:
         conn.execute(
             "update registry.accounts set status = 'revoked', revoked_at = now() where access_key = %s", (access_key,)
         )
-        _audit(conn, "account.revoke", access_key, institution_code=institution_code)
+        audit(conn, "account.revoke", access_key, institution_code=institution_code)
 
 
 def set_joined_on(conn: psycopg.Connection, institution_code: str, joined_on: date) -> None:
@@ -161,7 +161,7 @@ def set_joined_on(conn: psycopg.Connection, institution_code: str, joined_on: da
             raise RegistryError(f"institution {institution_code} is not registered (机构未注册)")
         conn.execute("update registry.institutions set joined_on = %s where institution_code = %s",
                      (joined_on, institution_code))
-        _audit(conn, "institution.joined_on", institution_code, previous=row[0].isoformat(),
+        audit(conn, "institution.joined_on", institution_code, previous=row[0].isoformat(),
                joined_on=joined_on.isoformat())
 
 

@@ -12,11 +12,13 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from vte import migrations, regions
+from vte.access import roles
 from vte.config import AIRFLOW_DATABASE, WAREHOUSE_DATABASE, Settings, get_settings
 
 
@@ -47,14 +49,31 @@ def _postmaster_info(pgdata: Path) -> tuple[int, str, int] | None:
     return pid, socket_dir, port
 
 
-def _embedded_url(socket_dir: str, port: int, database: str) -> str:
-    return f"postgresql://postgres:@/{database}?host={quote(socket_dir, safe='/')}&port={port}"
+def _embedded_url(socket_dir: str, port: int, database: str, user: str = "postgres") -> str:
+    return f"postgresql://{user}:@/{database}?host={quote(socket_dir, safe='/')}&port={port}"
 
 
 def with_database(url: str, database: str) -> str:
     """The same server's URL pointing at another database."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def as_role(url: str, user: str, password: str | None) -> str:
+    """The same server and database (and TLS settings) for another login."""
+    parts = urlsplit(url)
+    host_port = parts.netloc.rpartition("@")[2]
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host_port}"))
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown: any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    credentials, _, host_port = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{credentials.partition(':')[0]}:***@{host_port}"))
 
 
 def status(settings: Settings | None = None) -> ServerStatus:
@@ -73,18 +92,26 @@ def status(settings: Settings | None = None) -> ServerStatus:
     return ServerStatus(True, True, pid, socket_dir, _embedded_url(socket_dir, port, WAREHOUSE_DATABASE))
 
 
-def url(settings: Settings | None = None, database: str = WAREHOUSE_DATABASE) -> str:
-    """Connection URL of the running warehouse (libpq form: psql, psycopg and dbt's host accept it)."""
+def url(settings: Settings | None = None, database: str = WAREHOUSE_DATABASE, *, role: str = roles.MIGRATOR) -> str:
+    """Connection URL of the running warehouse for one role (libpq form: psql, psycopg and dbt accept it).
+
+    ``role`` is a component's role (vte.access.roles); the default is the migrator, the identity of
+    VTE_WAREHOUSE_URL (the embedded server's superuser), which only applies migrations and tests use."""
     settings = settings or get_settings()
     if settings.warehouse_url:
-        return settings.warehouse_url if database == WAREHOUSE_DATABASE else with_database(settings.warehouse_url, database)
+        base = settings.warehouse_url if database == WAREHOUSE_DATABASE else with_database(settings.warehouse_url, database)
+        if role == roles.MIGRATOR:
+            parts = urlsplit(base)
+            migrator_password = parts.password or roles.password(roles.MIGRATOR)
+            return as_role(base, unquote(parts.username or "postgres"), migrator_password) if migrator_password else base
+        return as_role(base, role, roles.password(role))
     info = _postmaster_info(settings.pgdata)
     if info is None:
         raise WarehouseNotRunning(
             f"the embedded warehouse under {settings.pgdata} is not running: start it with `vte warehouse start`"
         )
     _, socket_dir, port = info
-    return _embedded_url(socket_dir, port, database)
+    return _embedded_url(socket_dir, port, database, "postgres" if role == roles.MIGRATOR else role)
 
 
 def start(settings: Settings | None = None) -> str:
@@ -96,12 +123,44 @@ def start(settings: Settings | None = None) -> str:
         settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
         _pgserver().get_server(settings.pgdata, cleanup_mode=None)
         _ensure_database(url(settings, "postgres"), WAREHOUSE_DATABASE)
-        _ensure_database(url(settings, "postgres"), AIRFLOW_DATABASE)
     warehouse_url = url(settings)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         migrations.apply(conn)
+        _set_component_passwords(conn)
         regions.load_bundled(conn)
+    _ensure_database(url(settings, "postgres"), AIRFLOW_DATABASE)
+    _hand_airflow_database_to_its_role(url(settings, AIRFLOW_DATABASE))
     return warehouse_url
+
+
+def _set_component_passwords(conn: psycopg.Connection) -> None:
+    """Give each component's role the password in its VTE_DB_PASSWORD_* variable, as a SCRAM verifier.
+
+    The verifier is computed here (libpq's PQencryptPasswordConn), so the password itself never reaches
+    the server or its log."""
+    for role in roles.COMPONENTS:
+        password = roles.password(role)
+        if password:
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+            conn.execute(sql.SQL("alter role {} password {}").format(
+                sql.Identifier(role), sql.Literal(verifier.decode())))
+
+
+def _hand_airflow_database_to_its_role(airflow_url: str) -> None:
+    """Airflow's metadata database belongs to vte_airflow, which owns nothing in the warehouse.
+
+    Installations from before the roles existed created its tables as the migrator: they move too."""
+    with psycopg.connect(airflow_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("alter database {} owner to {}").format(
+            sql.Identifier(AIRFLOW_DATABASE), sql.Identifier(roles.AIRFLOW)))
+        for statement, in conn.execute(
+                "select format('alter %s public.%I owner to vte_airflow',"
+                " case relkind when 'S' then 'sequence' when 'v' then 'view' else 'table' end, relname)"
+                " from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p', 'v', 'S')"
+                " and relowner <> 'vte_airflow'::regrole"
+                " and not (relkind = 'S' and exists (select from pg_depend where objid = pg_class.oid"
+                " and deptype in ('a', 'i')))").fetchall():
+            conn.execute(statement)
 
 
 def stop(settings: Settings | None = None) -> bool:
@@ -136,5 +195,6 @@ def _ensure_database(admin_url: str, name: str) -> None:
             conn.execute(f'create database "{name}"')
 
 
-def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
-    return psycopg.connect(url(settings), **kwargs)
+def connect(settings: Settings | None = None, *, role: str = roles.MIGRATOR, **kwargs) -> psycopg.Connection:
+    """A connection as ``role`` (a component's role from vte.access.roles)."""
+    return psycopg.connect(url(settings, role=role), **kwargs)

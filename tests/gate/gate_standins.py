@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date
 
 import psycopg
@@ -55,9 +56,24 @@ def valid_department_row(rng: random.Random) -> dict[str, int]:
     return row
 
 
+@contextmanager
+def as_builder(conn: psycopg.Connection):
+    """Create the stand-ins as dbt does: as vte_builder, so that the publisher's gate and swap may use them."""
+    conn.execute("set role vte_builder")
+    try:
+        yield
+    finally:
+        conn.execute("reset role")
+
+
 def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int = 10) -> None:
     """The touched department rows, classified as dbt does, spread evenly over ``institutions`` institutions
     (row i belongs to institution i mod ``institutions``)."""
+    with as_builder(conn):
+        _create_staged_rows(conn, schema, rows, institutions)
+
+
+def _create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int) -> None:
     columns = [f.column for f in domain.count_fields()]
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
@@ -124,6 +140,11 @@ def indicator_value_rows(rng: random.Random, months=MONTHS) -> list[tuple]:
 
 def create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random, months=MONTHS) -> int:
     """A candidate marts schema (dropped first if present); returns its indicator row count."""
+    with as_builder(conn):
+        return _create_candidate(conn, schema, rng, months)
+
+
+def _create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random, months) -> int:
     s = sql.Identifier(schema)
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(s))
     conn.execute(sql.SQL("create schema {}").format(s))

@@ -2,7 +2,7 @@
 
 import typer
 
-from vte.cli import accounts, generate, intake, pipeline, stack, warehouse
+from vte.cli import accounts, analysts, generate, intake, pipeline, stack, warehouse
 from vte.cli import bench as bench_command
 from vte.cli import dbt as dbt_command
 from vte.cli import diff as diff_command
@@ -21,6 +21,7 @@ app = typer.Typer(
 # Platform
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(analysts.app, name="analysts")
 app.command("generate")(generate.generate)
 # Hospitals' channels
 intake.register(app)

@@ -7,6 +7,7 @@ import typer
 
 from vte import registry
 from vte import warehouse as wh
+from vte.access import roles
 
 app = typer.Typer(help="Register institutions and manage their API accounts (accessKey / accessSecret).",
                   no_args_is_help=True)
@@ -40,7 +41,7 @@ def create(
     """Register an institution and open its API account; prints the secret once."""
     joined = _date("--joined-on", joined_on) if joined_on else None
     try:
-        with wh.connect(autocommit=True) as conn:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             creds = registry.register(conn, code=institution_code, name=name, level=level, county_code=region_code,
                                       community=community, joined_on=joined)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
@@ -63,7 +64,7 @@ def joined_on_(
     """Move an institution's first accepted report date, e.g. to let it back-fill; takes effect at once."""
     day = _date("FIRST_DATE", first_date)
     try:
-        with wh.connect(autocommit=True) as conn:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             registry.set_joined_on(conn, institution_code, day)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
         _fail(exc)
@@ -73,7 +74,7 @@ def joined_on_(
 @app.command("list")
 def list_() -> None:
     """List institutions and their accounts (never the secrets)."""
-    with wh.connect() as conn:
+    with wh.connect(role=roles.ADMIN) as conn:
         rows = registry.list_accounts(conn)
     for r in rows:
         typer.echo(f"{r['institution_code']}\t{r['institution_name']}\t{r['hospital_level']}\t{r['county_code']}\t"
@@ -87,7 +88,7 @@ def rotate(
 ) -> None:
     """Issue a new secret for an account; the old one stops working at once."""
     try:
-        with wh.connect(autocommit=True) as conn:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             creds = registry.rotate(conn, access_key)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
         _fail(exc)
@@ -98,7 +99,7 @@ def rotate(
 def revoke(access_key: str = typer.Argument(..., help="The account to close.")) -> None:
     """Revoke an account: its requests are refused from now on."""
     try:
-        with wh.connect(autocommit=True) as conn:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             registry.revoke(conn, access_key)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
         _fail(exc)

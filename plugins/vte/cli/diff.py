@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from vte.access import roles
 from vte import warehouse
 from vte.cli.extract import publication_id
 from vte.config import get_settings
@@ -95,7 +96,7 @@ def diff(
     except PeriodError as exc:
         _fail(f"--period: {exc}")
     from_id, to_id = publication_id(from_publication, "--from"), publication_id(to_publication, "--to")
-    with warehouse.connect(get_settings(), autocommit=True) as conn:
+    with warehouse.connect(get_settings(), role=roles.EXTRACTS, autocommit=True) as conn:
         try:
             found = resolve_region(conn, region)
         except RegionError as exc:

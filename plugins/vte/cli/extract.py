@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from vte.access import roles
 from vte import warehouse
 from vte.config import get_settings
 from vte.extracts.create import create_extract
@@ -37,7 +38,7 @@ def _reproduce(period: Period, region: str | None, kind: str | None, publication
     if region:
         check_region_code(region)
     else:
-        with warehouse.connect(settings, autocommit=True) as conn:
+        with warehouse.connect(settings, role=roles.EXTRACTS, autocommit=True) as conn:
             region = resolve_region(conn, None).code
     result = reproduce(period, region, kind, publication, actor=f"cli:{getpass.getuser()}", out=out,
                        settings=settings)

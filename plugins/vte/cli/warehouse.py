@@ -6,6 +6,7 @@ import typer
 
 from vte import regions
 from vte import warehouse as wh
+from vte.access import roles
 
 app = typer.Typer(help="Start, stop and locate the warehouse (embedded PostgreSQL unless VTE_WAREHOUSE_URL is set).",
                   no_args_is_help=True)
@@ -52,7 +53,7 @@ def load_regions(
 ) -> None:
     """Load another province's GB/T 2260 divisions (region_code, region_name, region_level, parent_code)."""
     try:
-        with wh.connect(autocommit=True) as conn:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             n = regions.load_region_file(conn, file, edition)
     except regions.RegionFileError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
+from vte.access import roles
 from vte import warehouse
 from vte.config import Settings, get_settings
 from vte.extracts import inputs as stored_inputs, query, revisions
@@ -111,7 +112,7 @@ def create_extract(period: Period, region_code: str | None = None, kind: str | N
     started = time.monotonic()
     settings = settings or get_settings()
     kind = resolve_kind(period, kind, today or datetime.now(LOCAL_TZ).date())
-    with warehouse.connect(settings, autocommit=True) as conn, ExitStack() as held:
+    with warehouse.connect(settings, role=roles.EXTRACTS, autocommit=True) as conn, ExitStack() as held:
         # One transaction: the restatement compares the very publication the snapshot read.
         with conn.transaction():
             snapshot = query.read_snapshot(conn, period, region_code)
@@ -146,7 +147,7 @@ def create_due_extracts(day: date, *, actor: str, settings: Settings | None = No
     """The extracts due on ``day``: each for the province and for every city with published values."""
     extracts = []
     for item in due_extracts(day):
-        with warehouse.connect(settings, autocommit=True) as conn:
+        with warehouse.connect(settings, role=roles.EXTRACTS, autocommit=True) as conn:
             regions = [query.default_region(conn).code, *query.reporting_cities(conn, item.period)]
         extracts += [create_extract(item.period, region, item.kind, actor=actor, today=day, settings=settings)
                      for region in regions]

@@ -18,6 +18,7 @@ from enum import Enum
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from vte.access import roles
 from vte import registry, warehouse
 from vte.config import Settings
 from vte.registry import ActiveAccount
@@ -46,7 +47,7 @@ class WarehouseRegistry:
             if self._pool is None:
                 timeout_ms = int(self.connect_timeout * 1000)
                 self._pool = ConnectionPool(
-                    warehouse.url(self.settings), min_size=1, max_size=4, timeout=self.connect_timeout,
+                    warehouse.url(self.settings, role=roles.INTAKE), min_size=1, max_size=4, timeout=self.connect_timeout,
                     kwargs={"autocommit": True, "connect_timeout": max(1, round(self.connect_timeout)),
                             "options": f"-c statement_timeout={timeout_ms}"})
             return self._pool

@@ -30,6 +30,35 @@ def apply(conn: psycopg.Connection) -> list[str]:
                 conn.execute(path.read_text())
                 conn.execute("insert into ops.schema_migrations (name) values (%s)", (path.name,))
             done.append(path.name)
+        _hand_to_owner(conn)
         return done
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOCK_ID,))
+
+
+# The schemas whose objects the migrations create; vte_owner (which no component logs in as) owns them all.
+OWNED_SCHEMAS = ["registry", "raw", "ops", "history", "access"]
+
+
+def _hand_to_owner(conn: psycopg.Connection) -> None:
+    """Give vte_owner whatever a migration created as the migrator (tables, views, sequences, functions)."""
+    if not conn.execute("select 1 from pg_roles where rolname = 'vte_owner'").fetchone():
+        return  # before 008_component_roles.sql
+    statements = conn.execute(
+        """
+        select format('alter %%s %%s owner to vte_owner',
+                      case relkind when 'S' then 'sequence' when 'v' then 'view' else 'table' end, oid::regclass)
+        from pg_class
+        where relnamespace in (select oid from pg_namespace where nspname = any(%s))
+          and relkind in ('r', 'p', 'v', 'S') and relowner <> 'vte_owner'::regrole
+          -- a table's own sequences follow it
+          and not (relkind = 'S' and exists (select from pg_depend where objid = pg_class.oid and deptype in ('a', 'i')))
+        union all
+        select format('alter function %%s owner to vte_owner', oid::regprocedure)
+        from pg_proc
+        where pronamespace in (select oid from pg_namespace where nspname = any(%s))
+          and proowner <> 'vte_owner'::regrole
+        """, (OWNED_SCHEMAS, OWNED_SCHEMAS)).fetchall()
+    with conn.transaction():
+        for statement, in statements:
+            conn.execute(statement)

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vte.access import roles
 from vte import domain, warehouse
 from vte.config import Settings, get_settings
 from vte.publication.suites import PLAUSIBLE_MAX_COUNT as PLAUSIBLE_MAX
@@ -120,7 +121,7 @@ def write_all(publication_id: int, settings: Settings | None = None, as_of: date
     """Write every registered institution's report for a publication; returns how many were written."""
     settings = settings or get_settings()
     as_of = as_of or datetime.now(timezone(timedelta(hours=8))).date()
-    with warehouse.connect(settings) as conn:
+    with warehouse.connect(settings, role=roles.PUBLISHER) as conn:
         institutions = _rows(conn, "select institution_code, institution_name from marts.dim_institutions"
                                    " order by institution_code", ())
         for institution in institutions:

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from vte.access import roles
 from vte import warehouse
 from vte.config import EXPECTATIONS_DIR, get_settings
 from vte.publication.gx_project import CONNECTION_ENV, KEEP_VALIDATION_RESULTS, build_project, gx_connection_string
@@ -157,7 +158,7 @@ def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = 
     except ValueError as exc:
         raise GateError(str(exc)) from None
     settings = get_settings()
-    url = warehouse.url(settings)
+    url = warehouse.url(settings, role=roles.PUBLISHER)
     with psycopg.connect(url, autocommit=True) as conn:
         _check_tables(conn, stage, schema)
         parameters = {}

@@ -9,6 +9,7 @@ of the province publishes.
 
 from __future__ import annotations
 
+from vte.access import roles
 from vte import warehouse
 from vte.publication import feedback, gate, publish, suites
 from vte.cosmos_config import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
@@ -29,7 +30,7 @@ order by institution_code
 
 def gate_staged_rows(run_id: str) -> dict:
     result = gate.run_gate("staged", suites.DEFAULT_SCHEMAS["staged"], run_id)
-    with warehouse.connect(autocommit=True) as conn:
+    with warehouse.connect(role=roles.PUBLISHER, autocommit=True) as conn:
         if not result.success:
             publish.record_alert(conn, run_id, "staged", result.failed, result.message())
         else:
@@ -51,7 +52,7 @@ def record_held_out_rows(conn, run_id: str) -> int | None:
 
 def gate_candidate_marts(run_id: str) -> dict:
     result = gate.run_gate("marts", CANDIDATE_SCHEMA, run_id, published_schema=PUBLISHED_SCHEMA)
-    with warehouse.connect(autocommit=True) as conn:
+    with warehouse.connect(role=roles.PUBLISHER, autocommit=True) as conn:
         if not result.success:
             # Records the refused publication and its alert; the published marts stay as they are.
             publish.publish(conn, CANDIDATE_SCHEMA, PUBLISHED_SCHEMA, run_id=run_id, gate_result=result)
@@ -74,7 +75,7 @@ def record_vanished_institutions(conn, run_id: str) -> int | None:
 
 def publish_candidate(run_id: str, marts_statistics: dict) -> dict:
     passed = gate.GateResult("marts", CANDIDATE_SCHEMA, run_id, True, marts_statistics)
-    with warehouse.connect(autocommit=True) as conn:
+    with warehouse.connect(role=roles.PUBLISHER, autocommit=True) as conn:
         publication = publish.publish(conn, CANDIDATE_SCHEMA, PUBLISHED_SCHEMA, run_id=run_id, gate_result=passed)
     return {"publication_id": publication.publication_id, "row_counts": publication.row_counts}
 

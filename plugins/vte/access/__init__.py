@@ -1,0 +1,1 @@
+"""Who may do what in the warehouse: the components' roles and the regional analysts' logins."""
