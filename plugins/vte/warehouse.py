@@ -70,7 +70,7 @@ def as_role(url: str, user: str, password: str | None) -> str:
 def without_password(url: str) -> str:
     """The URL as it may be shown: any password replaced by ``***``."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if not parts.password:
         return url
     credentials, _, host_port = parts.netloc.rpartition("@")
     return urlunsplit(parts._replace(netloc=f"{credentials.partition(':')[0]}:***@{host_port}"))

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from vte import domain, generator, pipeline, warehouse
+from vte.access import analysts, roles
 from vte.publication import feedback, history, suites
 from vte.config import Settings
 from vte.landing import LandingZone
@@ -173,3 +174,32 @@ def test_every_publication_is_kept_and_the_correction_is_named(world):
     assert {c.entity_code for c in found if c.level == "institution"} == {loud}
     for change in found:
         assert [(s.institution_code, s.report_date, s.version) for s in change.submissions] == [(loud, END, 2)]
+
+
+def test_a_city_analyst_reads_the_city_and_nothing_of_another_after_every_publication(world):
+    """After the runs above (one whole publication, then sliced ones): row-level security survived each."""
+    assert world.query("select count(*) from ops.publications where success")[0][0] >= 3
+    city = world.query("select city_code from marts.dim_institutions where institution_code = %s",
+                       (world.institutions[0].code,))[0][0]
+    with warehouse.connect(world.settings, role=roles.ADMIN, autocommit=True) as conn:
+        login = analysts.create(conn, login="city_analyst", region_code=city)
+    inside = {code for code, in world.query("select institution_code from marts.dim_institutions where city_code = %s",
+                                            (city,))}
+    assert inside and inside != {inst.code for inst in world.institutions}
+    regions = {code for code, in world.query("select region_code from marts.dim_regions"
+                                             " where region_code = %s or parent_region_code = %s", (city, city))}
+    with psycopg.connect(warehouse.as_role(warehouse.url(world.settings, role=roles.ADMIN), login.login, None)) as conn:
+        for table in ("dim_institutions", "dim_departments", "fct_department_days", "fct_quarantined_rows",
+                      "fct_warning_rows"):
+            seen = {code for code, in conn.execute(f"select distinct institution_code from marts.{table}")}
+            everyone = {code for code, in world.query(f"select distinct institution_code from marts.{table}")}
+            assert seen == everyone & inside, table
+        for table in ("fct_indicator_values", "fct_indicator_values_history", "fct_reporting_completeness"):
+            seen = set(conn.execute(f"select distinct level, entity_code from marts.{table}").fetchall())
+            assert seen, table
+            assert {code for level, code in seen if level in ("institution", "campus", "department")} <= inside
+            assert {code for level, code in seen if level in ("county", "city")} <= regions
+            assert "province" not in {level for level, _ in seen}
+            everyone = set(world.query(f"select distinct level, entity_code from marts.{table}"))
+            expected = {(level, code) for level, code in everyone if code in inside | regions}
+            assert seen == expected, table

@@ -39,12 +39,18 @@ app.command("bench")(bench_command.bench)
 app.command("demo")(demo_command.demo)
 
 
+@app.callback()
+def _options(verbose: bool = typer.Option(False, "--verbose", help="On failure, show the traceback too.")) -> None:
+    """VTE quality-control regional data warehouse."""
+
+
 def main() -> None:
-    """The `vte` entry point: a stopped warehouse is a message, not a traceback."""
-    from vte.warehouse import WarehouseNotRunning
+    """The `vte` entry point: a failure is one line saying what is wrong and what to do, not a traceback."""
+    import sys
+
+    from vte.cli import errors
 
     try:
         app(prog_name="vte", standalone_mode=True)
-    except WarehouseNotRunning as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
+    except Exception as exc:  # noqa: BLE001 - every failure reaches the user as one line
+        raise SystemExit(errors.report(exc, sys.argv)) from None

@@ -12,11 +12,19 @@ app = typer.Typer(help="Start, stop and locate the warehouse (embedded PostgreSQ
                   no_args_is_help=True)
 
 
+SHOW_PASSWORD = typer.Option(False, "--show-password", help="Print the password in the URL (hidden otherwise).")
+
+
+def _shown(url: str, show_password: bool) -> str:
+    return url if show_password else wh.without_password(url)
+
+
 @app.command()
-def start() -> None:
-    """Start the warehouse (if embedded), create its databases, apply the schema and load the regions."""
+def start(show_password: bool = SHOW_PASSWORD) -> None:
+    """Start the warehouse (if embedded), create its databases, apply the schema, set the components' passwords
+    (VTE_DB_PASSWORD_*) and load the regions."""
     url = wh.start()
-    typer.echo(f"warehouse running: {url}")
+    typer.echo(f"warehouse running: {_shown(url, show_password)}")
 
 
 @app.command()
@@ -26,24 +34,28 @@ def stop() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(show_password: bool = SHOW_PASSWORD) -> None:
     """Say whether the warehouse is running and where."""
     s = wh.status()
     kind = "embedded" if s.embedded else "external"
     typer.echo(f"{kind}: {'running' if s.running else 'stopped'}" + (f" (pid {s.pid})" if s.pid else ""))
     if s.url:
-        typer.echo(s.url)
+        typer.echo(_shown(s.url, show_password))
     raise typer.Exit(0 if s.running else 1)
 
 
 @app.command()
-def url(database: str = typer.Option("vte", help="Database on the same server (vte or airflow).")) -> None:
+def url(
+    database: str = typer.Option("vte", help="Database on the same server (vte or airflow)."),
+    role: str = typer.Option(roles.MIGRATOR, help="Whose login: migrator (VTE_WAREHOUSE_URL's own) or a"
+                                                   f" component's role ({', '.join(roles.COMPONENTS)})."),
+    show_password: bool = SHOW_PASSWORD,
+) -> None:
     """Print a connection URL that psql, psycopg and SQLAlchemy accept."""
-    try:
-        typer.echo(wh.url(database=database))
-    except wh.WarehouseNotRunning as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+    if role != roles.MIGRATOR and role not in roles.COMPONENTS:
+        typer.echo(f"error: no component role {role!r}: one of migrator, {', '.join(roles.COMPONENTS)}", err=True)
+        raise typer.Exit(2)
+    typer.echo(_shown(wh.url(database=database, role=role), show_password))
 
 
 @app.command("load-regions")

@@ -104,8 +104,8 @@ create trigger admin_audit_append_only
 
 -- Grants. Schemas first: what each component may see at all.
 revoke all on schema registry, raw, ops, history, access from public;
-grant usage on schema registry to vte_intake, vte_loader, vte_builder, vte_publisher, vte_extracts, vte_admin;
-grant usage on schema raw to vte_loader, vte_builder, vte_extracts, vte_admin;
+grant usage on schema registry to vte_intake, vte_builder, vte_publisher, vte_extracts, vte_admin;
+grant usage on schema raw to vte_loader, vte_builder, vte_publisher, vte_extracts;
 grant usage on schema ops to vte_loader, vte_builder, vte_publisher, vte_extracts, vte_admin;
 grant usage on schema history to vte_builder, vte_publisher, vte_extracts;
 grant usage on schema access to vte_analyst, vte_admin, vte_builder;
@@ -120,14 +120,13 @@ $$;
 grant select on registry.accounts, registry.institutions to vte_intake;
 
 -- The loader lands submissions and the intake's request log.
-grant select on all tables in schema registry to vte_loader;
 grant select, insert on raw.submissions, raw.submission_rows, raw.landing_loads to vte_loader;
 grant select, insert on ops.intake_requests to vte_loader;
 grant select, insert, update on ops.intake_audit_files to vte_loader;
 
 -- dbt (vte_transform, as vte_builder) reads the raw layer, the registry and what was last published.
 grant vte_builder to vte_transform;
-grant select on all tables in schema registry, raw to vte_builder;
+grant select on registry.institutions, registry.regions, raw.submissions, raw.submission_rows to vte_builder;
 grant select on ops.publications to vte_builder;
 grant select on history.indicator_values to vte_builder;
 
