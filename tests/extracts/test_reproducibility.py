@@ -18,7 +18,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -26,12 +26,15 @@ import psycopg
 import pytest
 
 from vte import client, generator, pipeline, warehouse
+from vte.access import roles
 from vte.extracts import inputs as stored_inputs, query, revisions
 from vte.extracts.create import Extract, create_extract
 from vte.extracts.manifest import MANIFEST_NAME, RUN_KEY, content_checksum, file_sha256
 from vte.extracts.periods import parse_period
 from vte.extracts.query import Snapshot
+from vte.intake.responses import ResultCode
 from vte.publication import history
+from vte.review import locks
 
 from extract_support import MONTH, check_ranks, sheet_records
 
@@ -114,6 +117,14 @@ def _correct_one_institution_date(pp, conn: psycopg.Connection) -> Correction:
     row = next(r for r in rows if (r["hospital"], r["dept"]) == (hospital, department))
     # dischargeHospital is only ever the greater side of a rule: one more keeps every rule.
     row["dischargeHospital"] += 1
+    # The month's final extract locked it: the correction needs the commission's exception first.
+    creds = pp.credentials[code]
+    refused = client.submit(pp.intake_url, creds.access_key, creds.access_secret,
+                            {"date": day.isoformat(), "data": rows})
+    assert refused["code"] == ResultCode.MONTH_LOCKED and refused["data"]["reason"] == "final_extract", refused
+    with warehouse.connect(pp.settings, role=roles.ADMIN, autocommit=True) as admin:
+        locks.open_exception(admin, code, day, datetime.now(locks.LOCAL_TZ) + timedelta(hours=2),
+                             reason="更正一个科室的出院人数", actor="test")
     answer = _submit(pp, code, {"date": day.isoformat(), "data": rows})
     assert answer["version"] == version + 1 and not answer["duplicate"]
     return Correction(code, day.isoformat(), department, answer["submissionId"], answer["version"])

@@ -17,8 +17,10 @@ PUBLISHER = "vte_publisher"  # the gate, the swap, the publication record, the a
 EXTRACTS = "vte_extracts"    # periodic extracts and `vte diff`: every region's marts and history
 ADMIN = "vte_admin"          # operators' commands: the registry, analysts' logins, load-regions
 AIRFLOW = "vte_airflow"      # owns Airflow's metadata database, nothing in the warehouse
+MONITOR = "vte_monitor"      # finds missing and late reports and indicators below target; delivers alerts
+CONSOLE = "vte_console"      # the data centre console: review and lock, alerts, monitoring, its users
 
-COMPONENTS = (INTAKE, LOADER, TRANSFORM, PUBLISHER, EXTRACTS, ADMIN, AIRFLOW)
+COMPONENTS = (INTAKE, LOADER, TRANSFORM, PUBLISHER, EXTRACTS, ADMIN, AIRFLOW, MONITOR, CONSOLE)
 # What dbt's sessions switch to (profiles.yml `role`), so that the publisher, its other member, may swap
 # the schemas dbt built.
 BUILDER = "vte_builder"

@@ -2,7 +2,7 @@
 
 import typer
 
-from vte.cli import accounts, analysts, generate, intake, pipeline, stack, warehouse
+from vte.cli import accounts, analysts, generate, intake, pipeline, review, stack, warehouse
 from vte.cli import bench as bench_command
 from vte.cli import dbt as dbt_command
 from vte.cli import diff as diff_command
@@ -32,6 +32,9 @@ app.command("up")(stack.up)
 app.command("airflow", context_settings=PASS_THROUGH)(pipeline.airflow)
 app.command("dbt", context_settings=PASS_THROUGH)(dbt_command.dbt)
 app.add_typer(gate_command.app, name="gate")
+# The data centre: review and lock
+app.add_typer(review.review_app, name="review")
+app.add_typer(review.lock_app, name="lock")
 # Outputs and measurements
 app.command("extract")(extract_command.extract)
 app.command("diff")(diff_command.diff)

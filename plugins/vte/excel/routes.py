@@ -91,7 +91,9 @@ def _upload_reply(upload: Upload) -> Reply:
     message = (f"Excel 文件校验未通过，未保存任何数据：共 {count} 处问题 / "
                f"The workbook was refused and nothing was stored: {count} problem(s)")
     errors = [e.to_dict() for e in upload.errors[:MAX_PROBLEMS_SHOWN]]
-    return Reply(ResultCode.INVALID_PAYLOAD, {**file, "errorCount": count, "errors": errors}, message=message)
+    # A workbook whose every cell is right but whose dates fall in a locked month: the lock's own code.
+    code = ResultCode.MONTH_LOCKED if all(e.code == "month_locked" for e in upload.errors) else ResultCode.INVALID_PAYLOAD
+    return Reply(code, {**file, "errorCount": count, "errors": errors}, message=message)
 
 
 def _too_large(request: Request) -> bool:
@@ -183,12 +185,20 @@ async def upload_api(request: Request) -> JSONResponse:
                           record["joined_on"])
 
 
+async def _receive_workbook(request: Request, form: UploadForm, institution_code: str, access_key: str,
+                            joined_on) -> Upload:
+    """Parse and land the uploaded workbook off the event loop; locked months refuse their dates."""
+    service = _service(request)
+    return await run_in_threadpool(
+        receive_workbook, service.landing, institution_code=institution_code, access_key=access_key,
+        file_name=form.file_name, content=form.content, earliest=joined_on,
+        refusing_lock=lambda report_date: service.locks.refusing_lock(institution_code, report_date))
+
+
 async def _receive(request: Request, form: UploadForm, institution_code: str, access_key: str,
                    joined_on) -> JSONResponse:
     try:
-        upload = await run_in_threadpool(receive_workbook, _service(request).landing,
-                                         institution_code=institution_code, access_key=access_key,
-                                         file_name=form.file_name, content=form.content, earliest=joined_on)
+        upload = await _receive_workbook(request, form, institution_code, access_key, joined_on)
     except OSError:
         log.exception("landing an uploaded workbook failed")
         return _answer(request, Reply(ResultCode.LANDING_UNAVAILABLE))
@@ -325,10 +335,8 @@ async def upload_from_page(request: Request) -> Response:
         record["code"] = int(ResultCode.RATE_LIMITED)
         return _upload_page(request, session, status_code=429, error=ResultCode.RATE_LIMITED.message)
     try:
-        upload = await run_in_threadpool(receive_workbook, _service(request).landing,
-                                         institution_code=session.institution_code, access_key=session.access_key,
-                                         file_name=form.file_name, content=form.content,
-                                         earliest=record.get("joined_on"))
+        upload = await _receive_workbook(request, form, session.institution_code, session.access_key,
+                                         record.get("joined_on"))
     except OSError:
         log.exception("landing an uploaded workbook failed")
         record["code"] = int(ResultCode.LANDING_UNAVAILABLE)

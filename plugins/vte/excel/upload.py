@@ -12,6 +12,7 @@ limits (``vte.excel.isolation``), so no content can crash or bloat the server.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath, PureWindowsPath
@@ -21,6 +22,7 @@ from vte.excel.inspection import inspect_workbook
 from vte.excel.isolation import parse_isolated
 from vte.excel.parser import MAX_BYTES, CellError, ParsedWorkbook
 from vte.landing import LandingZone, write_durably
+from vte.review.locks import MonthLock
 
 WORKBOOKS_DIR = "_workbooks"
 
@@ -73,11 +75,30 @@ def rule_warnings(parsed: ParsedWorkbook, index: int) -> list[dict]:
     return found
 
 
+def _locked_dates(parsed: ParsedWorkbook, refusing_lock: Callable[[date], MonthLock | None]) -> list[CellError]:
+    """One refusal per date of a locked month, at the date's first cell."""
+    errors = []
+    for index, payload in enumerate(parsed.submissions):
+        report_date = date.fromisoformat(payload["date"])
+        lock = refusing_lock(report_date)
+        if lock is not None:
+            sheet, cell = parsed.cell_of(index, 0, "date")
+            errors.append(CellError(
+                "month_locked",
+                f"{payload['date']} 属于已锁定的 {lock.month:%Y-%m}（{lock.describe_zh()}）；如需更正，请联系卫健委开放例外",
+                f"{payload['date']} is in {lock.month:%Y-%m}, which is locked ({lock.describe_en()}); to correct it,"
+                " ask the commission for an exception", sheet, cell, "date"))
+    return errors
+
+
 def receive_workbook(landing: LandingZone, *, institution_code: str, access_key: str, file_name: str | None,
                      content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None,
                      earliest: date | None = None, parse_memory_mb: int | None = None,
-                     parse_seconds: float | None = None) -> Upload:
-    """Check the workbook and, only if every cell is right, land each of its dates as a submission.
+                     parse_seconds: float | None = None,
+                     refusing_lock: Callable[[date], MonthLock | None] | None = None) -> Upload:
+    """Check the workbook and, only if every cell is right and no date is locked, land each of its dates.
+
+    ``refusing_lock(date)`` names the lock that refuses a date (vte.review.locks), or None.
 
     Any content gives an Upload (refused or accepted); only landing's OSError propagates. ``parse_memory_mb``
     and ``parse_seconds`` override the child's limits (``VTE_INTAKE_WORKBOOK_MEMORY_MB`` / ``_SECONDS``).
@@ -92,6 +113,9 @@ def receive_workbook(landing: LandingZone, *, institution_code: str, access_key:
     upload = Upload(name, digest, parsed.row_count)
     if not parsed.ok:
         upload.errors = parsed.errors
+        return upload
+    upload.errors = _locked_dates(parsed, refusing_lock) if refusing_lock else []
+    if upload.errors:
         return upload
     source_file = {"name": name, "sha256": digest, "path": keep_workbook(landing, institution_code, content, digest)}
     for index, payload in enumerate(parsed.submissions):

@@ -32,6 +32,7 @@ from vte.extracts.query import Snapshot
 from vte.extracts.render import write_files
 from vte.extracts.restatement import sorted_changes, within_region
 from vte.extracts.schedule import due_extracts, resolve_kind
+from vte.review import locks
 from vte.publication import history
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -140,6 +141,9 @@ def create_extract(period: Period, region_code: str | None = None, kind: str | N
         staging, manifest = _write(kind_directory, inputs, run())
         directory = revisions.commit(staging, kind_directory, number, manifest)
         _audit(conn, actor, directory, manifest, created=True)
+        if kind == "final" and period.period_type == "month" and snapshot.region.level == "province":
+            # The month's final figures are out: no report may change them any more (vte.review.locks).
+            locks.lock_month(conn, period.start, "final_extract", actor)
     return _stored(directory, created=True)
 
 

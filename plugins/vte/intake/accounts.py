@@ -58,7 +58,8 @@ class WarehouseRegistry:
                 self._pool.close(timeout=5)
                 self._pool = None
 
-    def _run(self, read):
+    def run(self, read):
+        """``read(conn)`` on a pooled connection (as vte_intake), retried once on a dropped connection."""
         try:
             with self._connections().connection() as conn:
                 return read(conn)
@@ -67,10 +68,10 @@ class WarehouseRegistry:
                 return read(conn)
 
     def load_all(self) -> dict[str, ActiveAccount | None]:
-        return self._run(lambda conn: registry.account_statuses(conn, self.settings))
+        return self.run(lambda conn: registry.account_statuses(conn, self.settings))
 
     def load_one(self, access_key: str) -> tuple[bool, ActiveAccount | None]:
-        return self._run(lambda conn: registry.account_status(conn, access_key, self.settings))
+        return self.run(lambda conn: registry.account_status(conn, access_key, self.settings))
 
 
 class AccountCache:

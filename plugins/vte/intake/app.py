@@ -30,6 +30,7 @@ from vte.excel import routes as excel_routes
 from vte.intake import feedback_routes
 from vte.intake import schema
 from vte.intake.accounts import AccountCache, WarehouseRegistry
+from vte.intake.locks import LockBook
 from vte.intake.audit import AuditLog, safe_text
 from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.config import IntakeConfig
@@ -86,7 +87,9 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     accounts = account_cache
     landing = LandingZone(settings=settings)
     used_signatures = UsedSignatures(settings.used_signatures_path)
-    service = IntakeService(accounts=accounts, landing=landing, config=config, used_signatures=used_signatures)
+    locks = LockBook(live_registry, refresh_seconds=config.accounts_refresh_seconds)
+    service = IntakeService(accounts=accounts, landing=landing, config=config, used_signatures=used_signatures,
+                            locks=locks)
     audit = AuditLog(settings.audit_dir)
     # A parsed body takes up to ~25 times its size. Small bodies (a typical day is 20-50 kB) share the
     # thread pool; larger ones are parsed and validated a few at a time, which bounds a worker's memory.

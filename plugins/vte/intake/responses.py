@@ -24,6 +24,7 @@ class ResultCode(IntEnum):
     BODY_TOO_LARGE = 41301
     UNSUPPORTED_MEDIA_TYPE = 41501
     INVALID_PAYLOAD = 42201
+    MONTH_LOCKED = 42301
     RATE_LIMITED = 42901
     INTERNAL_ERROR = 50001
     ACCOUNTS_UNAVAILABLE = 50301
@@ -63,6 +64,7 @@ MESSAGES = {
     ResultCode.BODY_TOO_LARGE: ("请求体过大", "The request body is too large"),
     ResultCode.UNSUPPORTED_MEDIA_TYPE: ("Content-Type 须为 application/json", "Content-Type must be application/json"),
     ResultCode.INVALID_PAYLOAD: ("上报数据校验未通过", "The submission was refused"),
+    ResultCode.MONTH_LOCKED: ("该月数据已审核锁定，不再接收上报", "The month is locked after review: no more reports for it"),
     ResultCode.RATE_LIMITED: ("请求过于频繁，请稍后重试", "Too many requests: retry later"),
     ResultCode.INTERNAL_ERROR: ("服务内部错误，请稍后重试", "Internal error: retry later"),
     ResultCode.ACCOUNTS_UNAVAILABLE: ("账户信息暂不可用，请稍后重试", "Accounts are not available yet: retry later"),

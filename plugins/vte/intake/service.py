@@ -13,11 +13,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import date
 
 from vte import submission
 from vte.intake import signing
 from vte.intake.accounts import AccountCache, KeyStatus
 from vte.intake.config import IntakeConfig
+from vte.intake.locks import LockBook
 from vte.intake.ratelimit import TokenBuckets
 from vte.intake.responses import ResultCode
 from vte.intake.signatures import UsedSignatures
@@ -77,8 +79,9 @@ def parse_json(body: bytes):
 
 class IntakeService:
     def __init__(self, *, accounts: AccountCache, landing: LandingZone, config: IntakeConfig,
-                 used_signatures: UsedSignatures, clock=time.time):
+                 used_signatures: UsedSignatures, locks: LockBook | None = None, clock=time.time):
         self.accounts = accounts
+        self.locks = locks or LockBook(None)
         self.landing = landing
         self.config = config
         self.used_signatures = used_signatures
@@ -108,6 +111,9 @@ class IntakeService:
         if problems:
             return self._refuse_content(problems)
         record["report_date"] = body["date"]
+        refusal = self.lock_refusal(record["institution_code"], date.fromisoformat(body["date"]))
+        if refusal is not None:
+            return refusal
 
         payload = {"date": body["date"], "data": body["data"]}
         warnings = [w.to_dict() for w in submission.rule_warnings(payload["data"])]
@@ -173,6 +179,19 @@ class IntakeService:
         if wait:
             return Reply(ResultCode.RATE_LIMITED, headers={"Retry-After": str(max(1, round(wait + 0.5)))})
         return None
+
+    def lock_refusal(self, institution_code: str, report_date: date) -> Reply | None:
+        """The refusal of a report for a date of a locked month (no open exception); None when it may land."""
+        lock = self.locks.refusing_lock(institution_code, report_date)
+        if lock is None:
+            return None
+        return Reply(ResultCode.MONTH_LOCKED, {"reportDate": report_date.isoformat(), "month": f"{lock.month:%Y-%m}",
+                                               "lockedAt": lock.locked_at.isoformat(), "reason": lock.reason},
+                     message=ResultCode.MONTH_LOCKED.explain(
+                         f"{report_date.isoformat()} 属于 {lock.month:%Y-%m}，已于{lock.describe_zh()}锁定；如需更正，"
+                         "请联系卫健委开放例外",
+                         f"{report_date.isoformat()} is in {lock.month:%Y-%m}, locked ({lock.describe_en()}); to"
+                         " correct it, ask the commission for an exception"))
 
     def _refuse_content(self, problems: list[submission.Problem]) -> Reply:
         shown = [p.to_dict() for p in problems]

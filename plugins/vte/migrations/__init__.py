@@ -37,7 +37,7 @@ def apply(conn: psycopg.Connection) -> list[str]:
 
 
 # The schemas whose objects the migrations create; vte_owner (which no component logs in as) owns them all.
-OWNED_SCHEMAS = ["registry", "raw", "ops", "history", "access"]
+OWNED_SCHEMAS = ["registry", "raw", "ops", "history", "access", "review", "alerts", "console"]
 
 
 def _hand_to_owner(conn: psycopg.Connection) -> None:
