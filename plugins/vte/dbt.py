@@ -13,8 +13,8 @@ import os
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.config import DBT_PROJECT_DIR, Settings, get_settings
 
 DEFAULT_THREADS = 4

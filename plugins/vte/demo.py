@@ -19,6 +19,7 @@ from datetime import date, timedelta
 import typer
 
 from vte import client, generator, pipeline, stack, warehouse
+from vte.access import roles
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
 from vte.extracts.create import create_extract
@@ -135,7 +136,7 @@ def _upload_excel(url: str, creds: dict, institutions, submissions, settings: Se
 
 def _print_indicators(start: date, end: date) -> None:
     month = last_complete_month(end)
-    with warehouse.connect() as conn:
+    with warehouse.connect(role=roles.EXTRACTS) as conn:
         rows = conn.execute(
             """
             select v.indicator_id, i.name_zh, v.numerator, v.denominator, v.rate, v.target, v.meets_target
@@ -175,6 +176,8 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(f"""
 Where to look:
   warehouse (psql):   psql "$(vte warehouse url)"   — marts.fct_indicator_values, marts.dim_*
+  an analyst's login: vte analysts create --name me --region 330300   (sees that city's rows only)
+  review and lock:    vte review status --region 330000 --month <YYYY-MM>
   Airflow UI:         vte up   (then http://127.0.0.1:8080; DAGs vte_ingest, vte_transform)
   dbt docs:           vte dbt docs generate && open {settings.home / 'dbt' / 'target' / 'index.html'}
   GX Data Docs:       {settings.home / 'gx-docs' / 'index.html'}

@@ -14,8 +14,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.airflow_env import airflow_env
 from vte.config import DAGS_DIR, Settings, executable, get_settings
 

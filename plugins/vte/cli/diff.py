@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.cli.extract import publication_id
 from vte.config import get_settings
 from vte.extracts.periods import PeriodError, parse_period

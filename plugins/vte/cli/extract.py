@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.config import get_settings
 from vte.extracts.create import create_extract
 from vte.extracts.inputs import InputsError

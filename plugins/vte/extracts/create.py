@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.config import Settings, get_settings
 from vte.extracts import inputs as stored_inputs, query, revisions
 from vte.extracts.inputs import INPUTS_NAME, ExtractInputs, Restatement, RevisionRef

@@ -18,8 +18,8 @@ from enum import Enum
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from vte.access import roles
 from vte import registry, warehouse
+from vte.access import roles
 from vte.config import Settings
 from vte.registry import ActiveAccount
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from vte.access import roles
 from vte import domain, warehouse
+from vte.access import roles
 from vte.config import Settings, get_settings
 from vte.publication.suites import PLAUSIBLE_MAX_COUNT as PLAUSIBLE_MAX
 from vte.landing import write_durably

@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.config import EXPECTATIONS_DIR, get_settings
 from vte.publication.gx_project import CONNECTION_ENV, KEEP_VALIDATION_RESULTS, build_project, gx_connection_string
 from vte.publication.scope import create_merged_view, is_complete

@@ -9,8 +9,8 @@ of the province publishes.
 
 from __future__ import annotations
 
-from vte.access import roles
 from vte import warehouse
+from vte.access import roles
 from vte.publication import feedback, gate, publish, suites
 from vte.cosmos_config import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
 
