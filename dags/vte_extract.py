@@ -28,6 +28,7 @@ changed since.
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from vte.alerts import callbacks
 from vte.orchestration import DEFAULT_ARGS, LOCAL_TZ, START_DATE
 
 ACTOR = "airflow:vte_extract"
@@ -40,6 +41,7 @@ ACTOR = "airflow:vte_extract"
     max_active_runs=1,
     doc_md=__doc__,
     tags=["vte", "extract"],
+    on_success_callback=callbacks.on_success,  # a successful run resolves its dag_failed alert
     default_args=DEFAULT_ARGS,
     params={
         "period": Param(None, type=["null", "string"], description="On demand: 2026-03, 2026Q1 or 2026"),

@@ -20,6 +20,7 @@ from airflow.sdk import dag, task
 from airflow.exceptions import AirflowSkipException
 
 from vte.access import roles
+from vte.alerts import callbacks
 from vte.orchestration import DEFAULT_ARGS, RAW_SUBMISSIONS, START_DATE
 
 
@@ -30,6 +31,7 @@ from vte.orchestration import DEFAULT_ARGS, RAW_SUBMISSIONS, START_DATE
     max_active_runs=1,
     doc_md=__doc__,
     tags=["vte", "ingest"],
+    on_success_callback=callbacks.on_success,  # a successful run resolves its dag_failed alert
     default_args=DEFAULT_ARGS,
 )
 def vte_ingest():

@@ -28,6 +28,7 @@ from cosmos import DbtTaskGroup
 
 from vte import cosmos_config
 from vte.publication import steps
+from vte.alerts import callbacks
 from vte.orchestration import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_SUBMISSIONS, START_DATE
 
 DATE_PARAM = {"type": ["null", "string"], "format": "date"}
@@ -40,6 +41,7 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     max_active_runs=1,
     doc_md=__doc__,
     tags=["vte", "transform", "dbt", "gx"],
+    on_success_callback=callbacks.on_success,  # a successful run resolves its dag_failed alert
     default_args=DEFAULT_ARGS,
     params={
         "from_date": Param(None, description="Back-fill: first report date to re-process", **DATE_PARAM),

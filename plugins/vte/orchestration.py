@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset
 
+from vte.alerts.callbacks import on_failure as alert_on_failure
+
 LOCAL_TZ = pendulum.timezone("Asia/Shanghai")
 START_DATE = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
 
@@ -16,6 +18,8 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
+    # A task that failed for good opens (or bumps) the DAG's dag_failed alert, which reaches people.
+    "on_failure_callback": alert_on_failure,
 }
 
 # Raw tables changed: new submissions were loaded by vte_ingest; vte_transform is scheduled on it.

@@ -53,3 +53,9 @@ def test_house_rules(dag_bag):
         assert dag["catchup"] is False, dag_id
         assert dag["doc_md"], dag_id
         assert min(dag["retries"]) >= 2, f"{dag_id} has a task with fewer than 2 retries"
+
+
+def test_the_alerts_dag_detects_then_delivers(dag_bag):
+    alerts = dag_bag["dags"]["vte_alerts"]
+    assert alerts["tasks"] == ["deliver", "detect"]
+    assert "alerts" in alerts["tags"]

@@ -3,6 +3,7 @@
 import typer
 
 from vte.cli import accounts, analysts, generate, intake, pipeline, review, stack, warehouse
+from vte.cli import alerts as alerts_command
 from vte.cli import bench as bench_command
 from vte.cli import dbt as dbt_command
 from vte.cli import diff as diff_command
@@ -35,6 +36,7 @@ app.add_typer(gate_command.app, name="gate")
 # The data centre: review and lock
 app.add_typer(review.review_app, name="review")
 app.add_typer(review.lock_app, name="lock")
+app.add_typer(alerts_command.app, name="alerts")
 # Outputs and measurements
 app.command("extract")(extract_command.extract)
 app.command("diff")(diff_command.diff)
