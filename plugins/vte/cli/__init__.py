@@ -2,7 +2,7 @@
 
 import typer
 
-from vte.cli import accounts, analysts, generate, intake, pipeline, review, stack, warehouse
+from vte.cli import accounts, analysts, calculate, generate, intake, pipeline, review, stack, warehouse
 from vte.cli import alerts as alerts_command
 from vte.cli import bench as bench_command
 from vte.cli import dbt as dbt_command
@@ -27,6 +27,7 @@ app.command("generate")(generate.generate)
 # Hospitals' channels
 intake.register(app)
 app.command("excel-template")(excel_command.excel_template)
+app.command("calculate")(calculate.calculate)
 # Pipeline
 app.add_typer(pipeline.app, name="pipeline")
 app.command("up")(stack.up)
