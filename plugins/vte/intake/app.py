@@ -1,4 +1,4 @@
-"""The FastAPI application: ``POST /xt/api/submit``, ``GET /healthz``, ``GET /readyz``, /openapi.json, /docs.
+"""The FastAPI application: ``POST /xt/api/submit``, ``GET /healthz``, ``GET /readyz``, /openapi.json, /docs, /codes.
 
 Every answer is the Appendix A result ``{"code", "message", "data"}`` with a fitting HTTP status;
 every request gets an id (``X-Request-ID``, also ``data.requestId``) and one audit line.
@@ -27,13 +27,12 @@ from starlette.requests import ClientDisconnect
 
 from vte.config import Settings, get_settings
 from vte.excel import routes as excel_routes
-from vte.intake import feedback_routes
-from vte.intake import schema
+from vte.intake import documentation, feedback_routes, schema
 from vte.intake.accounts import AccountCache, WarehouseRegistry
-from vte.intake.locks import LockBook
 from vte.intake.audit import AuditLog, safe_text
 from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.config import IntakeConfig
+from vte.intake.locks import LockBook
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import IntakeService, Reply
 from vte.intake.signatures import UsedSignatures
@@ -107,12 +106,15 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     app = FastAPI(
         title="VTE 质控数据上报接口 / VTE quality-control submission interface",
         version="1.0",
-        description="Appendix A of the regional VTE interchange standard. Result codes: docs/intake-api.md.",
+        description="Appendix A of the regional VTE interchange standard. 返回码 Result codes (also at /codes, with"
+                    " an example answer for each):\n\n" + documentation.codes_markdown(),
+        docs_url=None, redoc_url=None,  # /docs is served from local assets (vte.intake.documentation)
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.settings = settings
     app.include_router(excel_routes.router)
+    documentation.install(app)
     app.include_router(feedback_routes.router)
 
     @app.middleware("http")

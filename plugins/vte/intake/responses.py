@@ -75,3 +75,45 @@ MESSAGES = {
 def body(code: ResultCode, data: dict | None = None, message: str | None = None) -> dict:
     """The Appendix A result: ``{"code", "message", "data"}``."""
     return {"code": int(code), "message": message or code.message, "data": data}
+
+
+# What the sender should do about each answer, Chinese then English: served by the intake (/codes and the
+# OpenAPI document), so a vendor on an intranet needs no other document.
+ADVICE = {
+    ResultCode.SUCCESS: ("无需处理", "nothing"),
+    ResultCode.MALFORMED_JSON: ("修正 JSON 编码（语法、UTF-8、重复键、NaN、嵌套过深）", "fix the JSON encoder"),
+    ResultCode.BAD_QUERY: ("修正 URL（dryRun 只能是 true 或 false）", "fix the URL"),
+    ResultCode.BAD_SIGNATURE: ("核对 accessSecret 与签名规则 md5(accessKey + accessSecret + timestamp)",
+                               "check the secret and the sign rule"),
+    ResultCode.TIMESTAMP_OUT_OF_WINDOW: ("校准服务器时钟（NTP），每个请求重新签名", "synchronise the clock (NTP); sign each request anew"),
+    ResultCode.UNKNOWN_ACCESS_KEY: ("核对 accessKey；如无账户请向平台申请", "check the key; ask the platform for an account"),
+    ResultCode.SIGNATURE_REUSED: ("每个请求用新的时间戳重新签名（每秒多于一个请求时用毫秒）",
+                                  "sign every request anew with a fresh timestamp (milliseconds if more than one a second)"),
+    ResultCode.BAD_BODY_SIGNATURE: ("以 accessSecret 为密钥，对发送的原始字节计算 HMAC-SHA256",
+                                    "compute the HMAC over the exact bytes sent, keyed with the accessSecret"),
+    ResultCode.ACCESS_KEY_REVOKED: ("向平台索取新的凭证", "ask the platform for the new credentials"),
+    ResultCode.NOT_FOUND: ("使用 POST /xt/api/submit", "use POST /xt/api/submit"),
+    ResultCode.METHOD_NOT_ALLOWED: ("使用 POST", "use POST"),
+    ResultCode.REQUEST_TIMEOUT: ("检查网络后重试", "check the network; retry"),
+    ResultCode.BODY_TOO_LARGE: ("一次上报为一整天的数据，不能拆分：请联系平台调高上限",
+                                "a submission is a whole day and cannot be split: ask the platform to raise the limit"),
+    ResultCode.UNSUPPORTED_MEDIA_TYPE: ("发送 Content-Type: application/json", "send Content-Type: application/json"),
+    ResultCode.INVALID_PAYLOAD: ("逐条更正列出的问题后重新上报", "correct every listed problem and resubmit"),
+    ResultCode.MONTH_LOCKED: ("未保存任何数据；如需更正已锁定的月份，请联系卫健委开放限时例外",
+                              "nothing is stored; to correct a locked month ask the commission for a time-boxed exception"),
+    ResultCode.RATE_LIMITED: ("按 Retry-After 等待后重试", "wait for Retry-After, then retry"),
+    ResultCode.INTERNAL_ERROR: ("稍后重试，并向平台提供 requestId", "retry later; report the requestId"),
+    ResultCode.ACCOUNTS_UNAVAILABLE: ("按 Retry-After 等待后重试", "retry after Retry-After"),
+    ResultCode.LANDING_UNAVAILABLE: ("稍后重试", "retry later"),
+}
+
+# An example of the data each refusal carries (the answer's ``data``; requestId is added to every answer).
+EXAMPLE_DATA = {
+    ResultCode.SUCCESS: {"submissionId": "0b6d3c1e-…", "version": 1, "duplicate": False,
+                         "receivedAt": "2026-03-02T00:05:12+08:00", "warnings": []},
+    ResultCode.INVALID_PAYLOAD: {"problemCount": 1, "validationStopped": False, "problems": [
+        {"code": "negative_count", "row": 0, "field": "newPe", "expected": "an integer from 0 to 2147483647",
+         "message": "data[0].newPe 应为 0 到 2147483647 的整数 / data[0].newPe must be an integer from 0 to 2147483647"}]},
+    ResultCode.MONTH_LOCKED: {"reportDate": "2026-03-05", "month": "2026-03", "reason": "province_accepted",
+                              "lockedAt": "2026-04-12T10:30:00+08:00"},
+}
