@@ -4,9 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-BROWSER := /usr/bin/chromium
+# System packages the suite runs for real (Debian's): Chromium with a CJK font for the upload page's browser
+# test; the PostgreSQL server and Redis for the production topology test (tests/deploy: TLS everywhere).
+BROWSER  := /usr/bin/chromium
+POSTGRES := /usr/bin/pg_ctlcluster
+REDIS    := /usr/bin/redis-server
 
-.PHONY: install demo test lock bench clean-state
+.PHONY: install demo test test-production lock bench clean-state
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,15 +21,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-# The upload page is tested in a real headless Chromium: Debian's, with a CJK font for the screenshots.
-$(BROWSER):
-	apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei
+$(BROWSER) $(POSTGRES) $(REDIS) &:
+	apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei postgresql \
+		redis-server
 
 demo: install
 	$(BIN)/vte demo
 
 test: install $(BROWSER)
 	$(BIN)/pytest
+
+# docker-compose.yml's services as real processes: PostgreSQL over TLS, Airflow's scheduler, DAG processor,
+# API server and triggerer, the intake; then again with Redis and two Celery workers.
+test-production: install $(POSTGRES) $(REDIS)
+	$(BIN)/pytest -m production tests/deploy
 
 bench: install
 	$(BIN)/vte bench --scale province

@@ -32,6 +32,9 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),
+        # Airflow's async engine defaults to asyncpg, which refuses libpq's sslmode/sslrootcert: psycopg takes them.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url(settings).replace(
+            "postgresql+psycopg2://", "postgresql+psycopg://", 1),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

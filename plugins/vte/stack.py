@@ -1,4 +1,5 @@
-"""`vte up`: the whole stack on one machine — embedded warehouse, Airflow standalone with its UI, intake service."""
+"""`vte up`: the whole stack on one machine — embedded warehouse, Airflow standalone with its UI, the intake
+service and the data centre console."""
 
 from __future__ import annotations
 
@@ -21,19 +22,22 @@ from vte.config import Settings, executable, get_settings
 class Stack:
     airflow: subprocess.Popen
     intake: subprocess.Popen
+    console: subprocess.Popen
     airflow_url: str
     intake_url: str
+    console_url: str
 
     def stop(self) -> None:
-        """End both services and everything they started (airflow standalone forks a scheduler,
+        """End the services and everything they started (airflow standalone forks a scheduler,
         a dag-processor, a triggerer and workers): each runs in its own process group."""
+        processes = (self.intake, self.console, self.airflow)
         for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
-            groups = [proc.pid for proc in (self.intake, self.airflow) if _group_alive(proc.pid)]
+            groups = [proc.pid for proc in processes if _group_alive(proc.pid)]
             for pgid in groups:
                 os.killpg(pgid, sig)
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(_group_alive(pgid) for pgid in groups):
-                for proc in (self.intake, self.airflow):
+                for proc in processes:
                     proc.poll()  # reap the leader, or its group never looks empty
                 time.sleep(0.5)
 
@@ -66,26 +70,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_intake(settings: Settings, *, port: int | None = None, host: str = "127.0.0.1",
-                 extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """`vte serve` for this VTE_HOME in its own process group; returns once it is ready (accounts loaded)."""
+def _start_service(settings: Settings, command: str, name: str, log_name: str, *, port: int | None, host: str,
+                   extra_env: dict[str, str] | None, timeout: float) -> tuple[subprocess.Popen, str]:
+    """`vte <command>` for this VTE_HOME in its own process group; returns once its /readyz answers."""
     port = port or free_port()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = settings.logs_dir / f"intake-{port}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "vte.cli", "serve", "--host", host, "--port", str(port)],
+    log_path = settings.logs_dir / f"{log_name}-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "vte.cli", command, "--host", host, "--port", str(port)],
                             env=os.environ | (extra_env or {}) | {"VTE_HOME": str(settings.home)},
                             start_new_session=True, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
     url = f"http://{host}:{port}"
     try:
-        _wait_until_up(f"{url}/readyz", proc, f"the intake service (log: {log_path})", timeout)
+        _wait_until_up(f"{url}/readyz", proc, f"{name} (log: {log_path})", timeout)
     except RuntimeError:
         proc.terminate()
         raise
     return proc, url
 
 
+def start_intake(settings: Settings, *, port: int | None = None, host: str = "127.0.0.1",
+                 extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """`vte serve`; ready once the accounts are loaded."""
+    return _start_service(settings, "serve", "the intake service", "intake", port=port, host=host, extra_env=extra_env,
+                          timeout=timeout)
+
+
+def start_console(settings: Settings, *, port: int | None = None, host: str = "127.0.0.1",
+                  extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """`vte console`, the data centre's web console."""
+    return _start_service(settings, "console", "the console", "console", port=port, host=host, extra_env=extra_env,
+                          timeout=timeout)
+
+
 def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_port: int = 8000,
-          host: str = "127.0.0.1") -> Stack:
+          console_port: int = 8090, host: str = "127.0.0.1") -> Stack:
     settings = settings or get_settings()
     warehouse.start(settings)
     pipeline.ensure_airflow_database(settings)
@@ -96,9 +114,10 @@ def start(settings: Settings | None = None, *, airflow_port: int = 8080, intake_
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{airflow_port}/execution/",
     }
     intake, intake_url = start_intake(settings, port=intake_port, host=host)
+    console, console_url = start_console(settings, port=console_port, host=host)
     airflow = subprocess.Popen([executable("airflow"), "standalone"], env=env, start_new_session=True,
                                stdout=open(settings.logs_dir / "airflow-standalone.log", "ab"), stderr=subprocess.STDOUT)
-    stack = Stack(airflow, intake, f"http://{host}:{airflow_port}", intake_url)
+    stack = Stack(airflow, intake, console, f"http://{host}:{airflow_port}", intake_url, console_url)
     try:
         _wait_until_up(f"{stack.airflow_url}/api/v2/monitor/health", airflow, "Airflow", 180)
     except RuntimeError:

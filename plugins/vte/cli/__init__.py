@@ -5,12 +5,14 @@ import typer
 from vte.cli import accounts, analysts, calculate, generate, intake, pipeline, review, stack, warehouse
 from vte.cli import alerts as alerts_command
 from vte.cli import bench as bench_command
+from vte.cli import console as console_command
 from vte.cli import dbt as dbt_command
 from vte.cli import diff as diff_command
 from vte.cli import demo as demo_command
 from vte.cli import excel as excel_command
 from vte.cli import extract as extract_command
 from vte.cli import gate as gate_command
+from vte.cli import users as users_command
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
@@ -34,7 +36,9 @@ app.command("up")(stack.up)
 app.command("airflow", context_settings=PASS_THROUGH)(pipeline.airflow)
 app.command("dbt", context_settings=PASS_THROUGH)(dbt_command.dbt)
 app.add_typer(gate_command.app, name="gate")
-# The data centre: review and lock
+# The data centre: its console and users, review and lock, alerts
+app.command("console")(console_command.console)
+app.add_typer(users_command.app, name="users")
 app.add_typer(review.review_app, name="review")
 app.add_typer(review.lock_app, name="lock")
 app.add_typer(alerts_command.app, name="alerts")

@@ -1,2 +1,0 @@
--- Airflow's metadata database beside the warehouse, on the same server.
-create database airflow;

@@ -1,0 +1,77 @@
+"""Indicators: a region's 18 + 5 indicators in a period against target and the same period last year, one
+indicator's monthly trend with its target line, and the region's institutions compared on it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from vte import domain
+from vte.console import charts, web
+from vte.console.queries import indicators, regions
+from vte.console.sessions import SignedIn
+from vte.console.web import Refused
+from vte.extracts.periods import PeriodError, parse_period, trailing_months
+from vte.extracts.query import RELIABLE_DENOMINATOR
+from vte.publication.publish import current_publication
+
+router = APIRouter()
+
+TREND_MONTHS = 13  # a year and the month a year before, to see the same period
+
+
+def _year_before(month: date) -> date:
+    return month.replace(year=month.year - 1)
+
+
+@router.get("/indicators")
+def indicators_page(request: Request, region: str | None = None, period: str | None = None,
+                    indicator: str = "B.1.1", user: SignedIn = Depends(web.signed_in)) -> Response:
+    try:
+        chosen = parse_period(period or f"{web.previous_month():%Y-%m}")
+    except PeriodError:
+        raise Refused(400, f"期间 {period!r} 应为 2026-03、2026Q1 或 2026 / the period {period!r} is not a month"
+                           " (2026-03), a quarter (2026Q1) or a year (2026)") from None
+    definitions = {i.indicator_id: i for i in domain.indicators()}
+    if indicator not in definitions:
+        raise Refused(400, f"指标 {indicator!r} 不存在 / unknown indicator {indicator!r}: B.1.1 … B.3.9, S.1 … S.5")
+    code = region or user.user.region_code
+    with web.connection(request) as conn:
+        if not regions.is_inside(conn, code, user.user.region_code):
+            raise web.forbid(request, user, "查看该地区", code)
+        shown = regions.get(conn, code)
+        trail = regions.trail(conn, user.user.region_code, shown.code)
+        published = indicators.is_published(conn)
+        publication = current_publication(conn) if published else None
+        values, trend, last_year, compared = {}, [], [], []
+        months = trailing_months(chosen.end, TREND_MONTHS)
+        if published:
+            values = indicators.region_values(conn, shown.level, shown.code, chosen)
+            trend = indicators.monthly_rates(conn, shown.level, shown.code, indicator, months)
+            last_year = indicators.monthly_rates(conn, shown.level, shown.code, indicator,
+                                                 [_year_before(m) for m in months])
+            compared = indicators.institutions_compared(conn, shown.code, indicator, chosen)
+        divisions = regions.divisions(conn, shown.code)
+    selected = definitions[indicator]
+    target = charts.percent(selected.target_rate)
+    rates = {m.period_start: charts.percent(m.rate) for m in trend}
+    earlier = {m.period_start: charts.percent(m.rate) for m in last_year}
+    trend_chart = charts.line_chart(
+        "chart-trend", f"{selected.indicator_id} {selected.name_zh} 月度趋势 / monthly trend",
+        [charts.Point(f"{m:%Y-%m}", rates.get(m)) for m in months], target=target,
+        comparison=[charts.Point(f"{m:%Y-%m}", earlier.get(_year_before(m))) for m in months])
+    comparison_chart = charts.horizontal_bars(
+        "chart-institutions", f"{selected.indicator_id} 机构比较 / institutions compared",
+        [charts.Bar(v.entity_name or v.entity_code, charts.percent(v.rate), f"{v.numerator}/{v.denominator}",
+                    "bar" if v.denominator >= RELIABLE_DENOMINATOR else "bar-unreliable") for v in compared],
+        target=target)
+    return web.render(request, "indicators.html", {
+        "page": "indicators", "region": shown, "trail": trail, "period": chosen, "indicator": selected,
+        "definitions": list(definitions.values()), "values": values, "published": published,
+        "publication": publication, "trend_chart": trend_chart, "comparison_chart": comparison_chart,
+        "compared": compared, "reliable": RELIABLE_DENOMINATOR, "divisions": divisions, "months": months,
+        "rates": rates, "earlier": earlier,
+    }, user=user)
+

@@ -1,0 +1,81 @@
+"""Indicator values as published (marts.fct_indicator_values): a region's, its trend, its institutions'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+from psycopg.rows import class_row
+
+from vte.extracts.periods import Period
+
+
+@dataclass(frozen=True)
+class Value:
+    indicator_id: str
+    numerator: int | None
+    denominator: int | None
+    rate: Decimal | None
+    target: Decimal | None
+    meets_target: bool | None
+    rate_same_period_last_year: Decimal | None
+
+
+@dataclass(frozen=True)
+class MonthRate:
+    period_start: date
+    rate: Decimal | None
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True)
+class InstitutionValue:
+    entity_code: str
+    entity_name: str
+    numerator: int
+    denominator: int
+    rate: Decimal | None
+    meets_target: bool | None
+    rate_same_period_last_year: Decimal | None
+
+
+def is_published(conn: psycopg.Connection) -> bool:
+    return conn.execute("select to_regclass('marts.fct_indicator_values') is not null").fetchone()[0]
+
+
+def region_values(conn: psycopg.Connection, region_level: str, region_code: str, period: Period) -> dict[str, Value]:
+    """The region's value of each indicator in the period, by indicator id."""
+    with conn.cursor(row_factory=class_row(Value)) as cur:
+        rows = cur.execute(
+            "select indicator_id, numerator, denominator, rate, target, meets_target, rate_same_period_last_year"
+            " from marts.fct_indicator_values where level = %s and entity_code = %s and period_type = %s"
+            " and period_start = %s", (region_level, region_code, period.period_type, period.start)).fetchall()
+    return {row.indicator_id: row for row in rows}
+
+
+def monthly_rates(conn: psycopg.Connection, region_level: str, region_code: str, indicator_id: str,
+                  months: list[date]) -> list[MonthRate]:
+    """The region's rate of one indicator in each of ``months`` that has a value, oldest first."""
+    with conn.cursor(row_factory=class_row(MonthRate)) as cur:
+        return cur.execute(
+            "select period_start, rate, numerator, denominator from marts.fct_indicator_values"
+            " where level = %s and entity_code = %s and indicator_id = %s and period_type = 'month'"
+            " and period_start = any(%s) order by period_start",
+            (region_level, region_code, indicator_id, months)).fetchall()
+
+
+def institutions_compared(conn: psycopg.Connection, region_code: str, indicator_id: str,
+                          period: Period) -> list[InstitutionValue]:
+    """Every institution inside the region on one indicator in the period, the highest rate first."""
+    with conn.cursor(row_factory=class_row(InstitutionValue)) as cur:
+        return cur.execute(
+            "select entity_code, entity_name, numerator, denominator, rate, meets_target, rate_same_period_last_year"
+            " from marts.fct_indicator_values"
+            " where level = 'institution' and indicator_id = %s and period_type = %s and period_start = %s"
+            " and entity_code in (select institutions.institution_code from registry.institutions"
+            "   where institutions.county_code in (select access.regions_inside(%s)))"
+            " order by rate desc nulls last, entity_code",
+            (indicator_id, period.period_type, period.start, region_code)).fetchall()
