@@ -18,7 +18,8 @@ def vte(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args", [["accounts", "list"], ["analysts", "list"], ["extract", "--period", "2026-03"],
-                                  ["diff", "--period", "2026-03", "--from", "1", "--to", "2"]])
+                                  ["diff", "--period", "2026-03", "--from", "1", "--to", "2"],
+                                  ["export", "--period", "2026-03", "--format", "fhir"]])
 def test_an_unreachable_warehouse_is_one_line(tmp_path, args):
     proc = vte(*args, env={"VTE_HOME": str(tmp_path), "VTE_WAREHOUSE_URL": UNREACHABLE})
     assert proc.returncode != 0

@@ -10,6 +10,7 @@ from vte.cli import dbt as dbt_command
 from vte.cli import diff as diff_command
 from vte.cli import demo as demo_command
 from vte.cli import excel as excel_command
+from vte.cli import export as export_command
 from vte.cli import extract as extract_command
 from vte.cli import gate as gate_command
 from vte.cli import users as users_command
@@ -45,6 +46,7 @@ app.add_typer(alerts_command.app, name="alerts")
 # Outputs and measurements
 app.command("extract")(extract_command.extract)
 app.command("diff")(diff_command.diff)
+app.command("export")(export_command.export)
 app.command("bench")(bench_command.bench)
 app.command("demo")(demo_command.demo)
 
