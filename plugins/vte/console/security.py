@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vte.config import Settings
+from vte.crypto import local_key
 
 SIGN_IN_COOKIE = "vte_console_sign_in"
 SIGN_IN_MAX_AGE = 3600
@@ -37,19 +37,7 @@ HSTS = "max-age=31536000"
 
 def console_key(settings: Settings) -> bytes:
     """``VTE_CONSOLE_KEY``, or a random key made once in ``$VTE_HOME/keys/console.key`` (shared by workers)."""
-    if env_key := os.environ.get("VTE_CONSOLE_KEY"):
-        return env_key.encode()
-    path = settings.keys_dir / "console.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    return local_key(settings, "VTE_CONSOLE_KEY", "console.key", lambda: secrets.token_hex(32).encode())
 
 
 def sign_in_token(key: bytes) -> tuple[str, str]:

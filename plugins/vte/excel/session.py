@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vte.config import Settings
+from vte.crypto import local_key
 
 SESSION_COOKIE = "vte_upload_session"
 SIGN_IN_COOKIE = "vte_upload_sign_in"  # carries the sign-in form's CSRF token (double submit)
@@ -25,19 +25,7 @@ SIGN_IN_MAX_AGE_SECONDS = 3600
 
 
 def session_key(settings: Settings) -> bytes:
-    if env_key := os.environ.get("VTE_SESSION_KEY"):
-        return env_key.encode()
-    path = settings.keys_dir / "upload-session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    return local_key(settings, "VTE_SESSION_KEY", "upload-session.key", lambda: secrets.token_hex(32).encode())
 
 
 @dataclass(frozen=True)
