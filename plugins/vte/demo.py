@@ -176,7 +176,7 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(f"""
 Where to look:
   warehouse (psql):   psql "$(vte warehouse url)"   — marts.fct_indicator_values, marts.dim_*
-  an analyst's login: vte analysts create --name me --region 330300   (sees that city's rows only)
+  an analyst's login: vte analysts create --name wz_analyst --region 330300   (sees that city's rows only)
   review and lock:    vte review status --region 330000 --month <YYYY-MM>
   Airflow UI:         vte up   (then http://127.0.0.1:8080; DAGs vte_ingest, vte_transform)
   dbt docs:           vte dbt docs generate && open {settings.home / 'dbt' / 'target' / 'index.html'}

@@ -135,3 +135,14 @@ def test_an_acknowledged_alert_is_not_sent_and_a_removed_recipient_hears_nothing
         model.acknowledge(conn, alert_id, "console:wz_qc")
     _, delivered = world.run(AFTER_DEADLINE + timedelta(minutes=5))
     assert delivered.messages_sent == 0 and mailbox.messages == [] and receiver.posts == []
+
+
+def test_a_back_fill_of_old_days_is_not_a_flood_of_late_reports(world):
+    """An institution that sends a month of history at once: only the recent due dates can be late news."""
+    world.register("H330328950", WENCHENG, date(2026, 1, 1))
+    now = AFTER_DEADLINE + timedelta(hours=1)
+    world.report("H330328950", days(date(2026, 1, 1), date(2026, 3, 5)), received_at=now - timedelta(minutes=50))
+    world.run(now)
+    late = {subject.rsplit(":", 1)[1] for subject, *_ in world.alerts("late_report")}
+    first_recent = detect.last_due_date(now) - timedelta(days=detect.LOOKBACK_DAYS - 1)
+    assert late == {d.isoformat() for d in days(first_recent, date(2026, 3, 5))}

@@ -135,14 +135,18 @@ inner join recent using (institution_code, report_date)
 group by submissions.institution_code, submissions.report_date
 having min(submissions.received_at) >= (submissions.report_date + 2)::timestamp at time zone 'Asia/Shanghai'
    and min(submissions.received_at) >= %(since)s
+   -- a back-fill of older days is not news: the marts' timeliness keeps it, the alerts do not repeat it
+   and submissions.report_date >= %(first_date)s
 order by 1, 2
 """
 
 
 def late_reports(conn: psycopg.Connection, scope: Scope, now: datetime) -> list[Finding]:
-    """Reports whose first version arrived after its deadline, within the last LOOKBACK_DAYS."""
+    """Reports for the last LOOKBACK_DAYS due dates whose first version arrived after its deadline."""
     findings = []
-    for code, day, received in conn.execute(LATE, {"since": now - timedelta(days=LOOKBACK_DAYS)}):
+    first_date = last_due_date(now) - timedelta(days=LOOKBACK_DAYS - 1)
+    for code, day, received in conn.execute(LATE, {"since": now - timedelta(days=LOOKBACK_DAYS),
+                                                   "first_date": first_date}):
         county = scope.institution_county(code)
         if county is None:
             continue
