@@ -26,5 +26,5 @@ def console(
         raise typer.Exit(2) from None
 
 
-if __name__ == "__main__":  # `python -m vte.cli.console`, until `vte console` is registered
+if __name__ == "__main__":  # `python -m vte.cli.console`: the console alone, as its tests start it
     typer.run(console)

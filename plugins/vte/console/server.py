@@ -9,19 +9,14 @@ import uvicorn
 from vte import warehouse
 from vte.access import roles
 from vte.config import get_settings
+from vte.serving import check_options
 
 DEFAULT_PORT = 8090
 
 
 def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, tls_cert: Path | None = None,
           tls_key: Path | None = None, workers: int = 1) -> None:
-    if (tls_cert is None) != (tls_key is None):
-        raise ValueError("give both --tls-cert and --tls-key, or neither")
-    for path in (tls_cert, tls_key):
-        if path is not None and not Path(path).is_file():
-            raise ValueError(f"{path} does not exist: give the PEM file's path")
-    if workers < 1:
-        raise ValueError("--workers must be at least 1")
+    check_options(tls_cert, tls_key, workers)
     warehouse.url(get_settings(), role=roles.CONSOLE)  # the embedded warehouse must be running: say so now
     uvicorn.run(
         "vte.console.app:create_app",

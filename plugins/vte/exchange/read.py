@@ -110,20 +110,6 @@ class ExportSource:
     values: Iterator[Value]  # in export order: by entity, then indicator; valid inside ``open_source`` only
 
 
-# The entities within a region, as the published registry places them: the region and every level below it.
-_IN_REGION = """
-    with institutions as (
-        select institution_code, county_code, city_code, province_code, community_name
-        from marts.dim_institutions
-        where %(region)s in (county_code, city_code, province_code)
-    )
-    select 'institution' as scope, institution_code as code from institutions
-    union select 'county', county_code from institutions
-    union select 'city', city_code from institutions where %(region)s in (city_code, province_code)
-    union select 'province', province_code from institutions where %(region)s = province_code
-    union select 'community', community_name from institutions where community_name is not null
-"""
-
 _CURRENT_VALUES = "select * from marts.fct_indicator_values"
 _VALUES_AS_OF = """
     select * from history.indicator_values
@@ -230,7 +216,7 @@ def open_source(conn: psycopg.Connection, period: Period, region_code: str | Non
         params = {"region": region.code, "period_type": period.period_type, "start": period.start,
                   "publication": publication.publication_id}
         source = _CURRENT_VALUES if publication_id is None else _VALUES_AS_OF
-        conn.execute(_EXPORT_VALUES.format(in_region=_IN_REGION, source=source), params)
+        conn.execute(_EXPORT_VALUES.format(in_region=history.ENTITIES_IN_REGION, source=source), params)
         with conn.cursor(row_factory=dict_row) as cur:
             indicators = tuple(Indicator(**row) for row in cur.execute(_INDICATORS))
             entities = tuple(Entity(**row) for row in cur.execute(_ENTITIES))

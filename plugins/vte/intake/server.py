@@ -6,16 +6,12 @@ from pathlib import Path
 
 import uvicorn
 
+from vte.serving import check_options
+
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, tls_cert: Path | None = None, tls_key: Path | None = None,
           workers: int = 1) -> None:
-    if (tls_cert is None) != (tls_key is None):
-        raise ValueError("give both --tls-cert and --tls-key, or neither")
-    for path in (tls_cert, tls_key):
-        if path is not None and not Path(path).is_file():
-            raise ValueError(f"{path} does not exist")
-    if workers < 1:
-        raise ValueError("--workers must be at least 1")
+    check_options(tls_cert, tls_key, workers)
     uvicorn.run(
         "vte.intake.app:create_app",
         factory=True,

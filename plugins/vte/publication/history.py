@@ -112,7 +112,7 @@ def loaded_through(conn: psycopg.Connection, publication_id: int) -> datetime | 
 
 
 # The entities within a region, as the published registry places them: the region and every level below it.
-_IN_REGION = """
+ENTITIES_IN_REGION = """
     with institutions as (
         select institution_code, county_code, city_code, province_code, community_name
         from marts.dim_institutions
@@ -126,7 +126,7 @@ _IN_REGION = """
 """
 
 _CHANGES = f"""
-    with region_entities as ({_IN_REGION}),
+    with region_entities as ({ENTITIES_IN_REGION}),
     scoped as (
         select history_values.*
         from history.indicator_values as history_values
