@@ -25,6 +25,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from vte import sandbox
 from vte.config import Settings, get_settings
 from vte.excel import routes as excel_routes
 from vte.intake import documentation, feedback_routes, schema
@@ -88,8 +89,9 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     used_signatures = UsedSignatures(settings.used_signatures_path)
     locks = LockBook(live_registry, refresh_seconds=config.accounts_refresh_seconds)
     service = IntakeService(accounts=accounts, landing=landing, config=config, used_signatures=used_signatures,
-                            locks=locks)
+                            locks=locks, sandbox=sandbox.landing_zone(settings))
     audit = AuditLog(settings.audit_dir)
+    sandbox_audit = AuditLog(sandbox.audit_dir(settings))  # test accounts' requests: never loaded into ops
     # A parsed body takes up to ~25 times its size. Small bodies (a typical day is 20-50 kB) share the
     # thread pool; larger ones are parsed and validated a few at a time, which bounds a worker's memory.
     large_bodies = CapacityLimiter(config.concurrent_requests)
@@ -151,7 +153,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
                 "warning_count": record.get("warning_count"),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             }
-            await run_in_threadpool(audit.write, entry)
+            await run_in_threadpool((sandbox_audit if record.get("sandbox") else audit).write, entry)
         return response
 
     def answer(request: Request, reply: Reply) -> JSONResponse:
