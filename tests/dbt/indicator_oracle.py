@@ -54,24 +54,25 @@ def current_rows(conn, as_of: datetime) -> list[dict]:
     """The department rows of the newest version (loaded before ``as_of``) of each (institution, date)."""
     fields = domain.count_fields()
     newest = {}
-    for submission_id, institution, report_date, version in conn.execute(
-        "select submission_id, institution_code, report_date, version from raw.submissions where loaded_at < %s",
+    for submission_id, institution, report_date, version, received_at in conn.execute(
+        "select submission_id, institution_code, report_date, version, received_at from raw.submissions"
+        " where loaded_at < %s",
         (as_of,),
     ):
         key = (institution, report_date)
         if key not in newest or version > newest[key][1]:
-            newest[key] = (submission_id, version)
-    by_submission = {sid: key for key, (sid, _) in newest.items()}
+            newest[key] = (submission_id, version, received_at)
+    by_submission = {sid: (*key, received_at) for key, (sid, _, received_at) in newest.items()}
     columns = ", ".join(f.column for f in fields)
     rows = []
     for submission_id, hospital, dept, *counts in conn.execute(
         f"select submission_id, hospital, dept, {columns} from raw.submission_rows"
     ):
         if submission_id in by_submission:
-            institution, report_date = by_submission[submission_id]
+            institution, report_date, received_at = by_submission[submission_id]
             counts_by_name = {f.name: value for f, value in zip(fields, counts)}
             rows.append({"institution": institution, "date": report_date, "hospital": hospital, "dept": dept,
-                         "counts": counts_by_name})
+                         "counts": counts_by_name, "submission_id": submission_id, "received_at": received_at})
     return rows
 
 
@@ -175,3 +176,59 @@ def completeness(conn, as_of: date, built_at: datetime) -> dict[tuple, dict]:
                         cell["missing"].append(day)
             day += timedelta(days=1)
     return dict(out)
+
+
+def period_end(start: date, period_type: str) -> date:
+    months = {"month": 1, "quarter": 3, "year": 12}[period_type]
+    following = date(start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def row_status(counts: dict[str, int], plausible_max: int) -> tuple[str, list[str], list[str]]:
+    """quarantined | warning | valid, with the quarantine and warning rules the row breaks."""
+    broken = domain.broken_rules(counts)
+    quarantine = sorted(r.rule_id for r in broken if r.severity == "quarantine")
+    warning = sorted(r.rule_id for r in broken if r.severity == "warning")
+    if quarantine or any(value > plausible_max for value in counts.values()):
+        return "quarantined", quarantine, warning
+    return ("warning" if warning else "valid"), quarantine, warning
+
+
+def submission_counts(conn, built_at: datetime, plausible_max: int) -> dict[tuple, dict]:
+    """(level, entity_code, period_type, period_start) → the current submissions, institution-days and rows of
+    the period, counted, held out or warned, with the rules named; every period with a published row, every
+    institution that had joined by its end, and the regions summing them."""
+    registry = institutions(conn, built_at)
+    rows = [dict(row, status=row_status(row["counts"], plausible_max))
+            for row in current_rows(conn, built_at) if row["institution"] in registry]
+    periods = {(t, period_start(row["date"], t)) for row in rows if row["status"][0] != "quarantined"
+               for t in PERIOD_TYPES}
+    out = {}
+    for period_type, start in periods:
+        end = period_end(start, period_type)
+        members = {code: inst for code, inst in registry.items() if (inst["joined_on"] or end) <= end}
+        entities = defaultdict(set)
+        for code, inst in members.items():
+            for level, entity in (("institution", code), ("county", inst["county"][0]),
+                                  ("city", inst["city"][0]), ("province", inst["province"][0])):
+                entities[(level, entity)].add(code)
+        in_period = [row for row in rows if start <= row["date"] <= end]
+        for (level, entity), codes in entities.items():
+            mine = [row for row in in_period if row["institution"] in codes]
+            counted = [row for row in mine if row["status"][0] != "quarantined"]
+            held = [row for row in mine if row["status"][0] == "quarantined"]
+            warned = [row for row in mine if row["status"][0] == "warning"]
+            out[(level, entity, period_type, start)] = {
+                "current_submissions": len({row["submission_id"] for row in mine}),
+                "counted_submissions": len({row["submission_id"] for row in counted}),
+                "institution_days": len({(row["institution"], row["date"]) for row in mine}),
+                "counted_department_rows": len(counted),
+                "quarantined_department_rows": len(held),
+                "quarantined_days": len({(row["institution"], row["date"]) for row in held}),
+                "quarantine_rule_ids": sorted({rule for row in held for rule in row["status"][1]}),
+                "warning_department_rows": len(warned),
+                "warning_days": len({(row["institution"], row["date"]) for row in warned}),
+                "warning_rule_ids": sorted({rule for row in warned for rule in row["status"][2]}),
+                "newest_received_at": max((row["received_at"] for row in mine), default=None),
+            }
+    return out

@@ -27,7 +27,8 @@ SCOPED_TABLES = {  # every marts relation an analyst is scoped in, and the colum
     "dim_institutions": "institution_code", "dim_departments": "institution_code",
     "fct_department_days": "institution_code", "fct_quarantined_rows": "institution_code",
     "fct_warning_rows": "institution_code", "fct_indicator_values": "entity", "fct_reporting_completeness": "entity",
-    "fct_institution_funnel": "institution_code",
+    "fct_institution_funnel": "institution_code", "fct_institution_ranking": "institution_code",
+    "fct_submission_counts": "entity",
 }  # fct_indicator_values_history fills only through publications: tests/e2e/test_publication_worlds.py
 
 
@@ -69,7 +70,7 @@ def test_an_analyst_cannot_read_anything_else(province_analyst, relation):
 
 
 def test_five_documented_queries_run_as_the_analyst(province_analyst):
-    assert len(QUERIES) == 6
+    assert len(QUERIES) == 7
     for sql in QUERIES:
         assert read(province_analyst, sql), sql
 

@@ -3,7 +3,9 @@
 The staged rows are random department rows that satisfy every consistency rule (fields are filled in the
 order the rules impose); the marts are summed from random department-month numerators and denominators
 over the region hierarchy, the way the indicator definition says (Σ numerator / Σ denominator), and the
-funnel compares each institution with its regions from those values, as dbt's fct_institution_funnel does.
+funnel compares each institution with its regions from those values, as dbt's fct_institution_funnel does, and
+the ranking and the submission counts follow from them as dbt's fct_institution_ranking and
+fct_submission_counts do.
 """
 
 from __future__ import annotations
@@ -179,6 +181,20 @@ def _create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random,
         " 100.0 as completeness_rate, 100.0 as timeliness_rate"
         " from {s}.fct_indicator_values where level = 'institution'").format(s=s))
     conn.execute(sql.SQL(FUNNEL).format(s=s))
+    lower_is_better = [i.indicator_id for i in domain.indicators() if i.higher_is_better is False]
+    conn.execute(sql.SQL(RANKING).format(s=s), {"lower_is_better": lower_is_better})
+    # every institution-period from 28 clean submissions of 3 department rows, none held out or warned
+    conn.execute(sql.SQL(
+        "create table {s}.fct_submission_counts as"
+        " select level, entity_code, entity_name, period_type, period_start,"
+        " count(*) * 28 as current_submissions, count(*) * 28 as counted_submissions,"
+        " count(*) * 28 as institution_days, count(*) * 84 as counted_department_rows,"
+        " 0::bigint as quarantined_department_rows, 0::bigint as quarantined_days,"
+        " '{{}}'::text[] as quarantine_rule_ids, 0::bigint as warning_department_rows, 0::bigint as warning_days,"
+        " '{{}}'::text[] as warning_rule_ids, null::timestamptz as newest_received_at"
+        " from (select distinct level, entity_code, entity_name, period_type, period_start"
+        "       from {s}.fct_indicator_values where level in ('institution', 'county', 'city', 'province')) as v"
+        " group by level, entity_code, entity_name, period_type, period_start").format(s=s))
     return len(rows)
 
 
@@ -244,4 +260,62 @@ select
         else 'within'
     end as funnel_flag
 from limited
+"""
+
+
+# fct_institution_ranking as dbt builds it from the funnel above: each institution ranked within its regions by
+# its funnel band (1 best), then by rate, the better first; without a rate, no rank.
+RANKING = """
+create table {s}.fct_institution_ranking as
+with candidates as (
+    select
+        regions.region_level,
+        regions.region_code,
+        institution_values.entity_code as institution_code,
+        institution_values.entity_name as institution_name,
+        institution_values.period_type,
+        institution_values.period_start,
+        institution_values.indicator_id,
+        institution_values.indicator_id <> all(%(lower_is_better)s) as higher_is_better,
+        institution_values.numerator,
+        institution_values.denominator,
+        institution_values.rate,
+        institution_values.target,
+        institution_values.meets_target,
+        funnel.funnel_flag,
+        funnel.regional_rate,
+        funnel.lower_95_limit,
+        funnel.upper_95_limit,
+        institution_values.is_small_denominator,
+        institution_values.is_partial_period,
+        array_position(
+            case when institution_values.indicator_id <> all(%(lower_is_better)s)
+                then array['above_998', 'above_95', 'within', 'below_95', 'below_998']
+                else array['below_998', 'below_95', 'within', 'above_95', 'above_998'] end,
+            funnel.funnel_flag) as funnel_band
+    from {s}.fct_indicator_values as institution_values
+    inner join {s}.dim_institutions as institutions
+        on institution_values.entity_code = institutions.institution_code
+    cross join lateral (
+        values ('county', institutions.county_code), ('city', institutions.city_code),
+            ('province', institutions.province_code)
+    ) as regions (region_level, region_code)
+    left join {s}.fct_institution_funnel as funnel
+        on funnel.region_level = regions.region_level and funnel.region_code = regions.region_code
+            and funnel.institution_code = institution_values.entity_code
+            and funnel.indicator_id = institution_values.indicator_id
+            and funnel.period_type = institution_values.period_type
+            and funnel.period_start = institution_values.period_start
+    where institution_values.level = 'institution' and institution_values.target is not null
+)
+select
+    region_level, region_code, institution_code, institution_name, period_type, period_start, indicator_id,
+    higher_is_better,
+    case when funnel_band is not null then rank() over (
+        partition by region_level, region_code, period_type, period_start, indicator_id, funnel_band is null
+        order by funnel_band, case when higher_is_better then rate else -rate end desc
+    ) end as region_rank,
+    funnel_band, numerator, denominator, rate, target, meets_target, funnel_flag, regional_rate, lower_95_limit,
+    upper_95_limit, is_small_denominator, is_partial_period
+from candidates
 """

@@ -23,8 +23,9 @@ EXTRACT_FORMAT = 2
 RUN_KEY = "run"
 SUBMISSIONS_BASIS = (
     "Current versions (newest per institution and date) of the submissions for the period's dates in the "
-    "region, from the publication's marts.fct_department_days (rows counted in the indicators) and "
-    "marts.fct_quarantined_rows (rows held out); superseded versions are not included."
+    "region, from the publication's marts.fct_submission_counts (rows counted in the indicators, as in "
+    "marts.fct_department_days, and rows held out, as in marts.fct_quarantined_rows); superseded versions are "
+    "not included."
 )
 
 

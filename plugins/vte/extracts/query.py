@@ -21,8 +21,8 @@ from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
 READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_values",
-               "fct_institution_funnel", "fct_reporting_completeness", "fct_department_days",
-               "fct_quarantined_rows", "fct_warning_rows")
+               "fct_institution_funnel", "fct_institution_ranking", "fct_reporting_completeness",
+               "fct_submission_counts")
 TREND_MONTHS = 12
 
 
@@ -180,54 +180,18 @@ _COMPARISON = """
     order by dim_indicators.is_supplementary, dim_indicators.indicator_id
 """
 
-# Institutions compared fairly: by where each lies against the funnel's control limits around the region's rate
-# (fct_institution_funnel), better than the region beyond 99.8 % first and worse beyond 99.8 % last, then by
-# rate within each band. An institution without a rate (denominator 0) is listed last, unranked.
-_FUNNEL_BAND = """
-    case funnel.funnel_flag
-        when 'above_998' then 1 when 'above_95' then 2 when 'within' then 3 when 'below_95' then 4
-        when 'below_998' then 5
-    end
-"""
-
-_RANKING = f"""
-    with institutions as ({_REGION_INSTITUTIONS}),
-    candidates as (
-        select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.higher_is_better,
-            institutions.institution_code, institutions.institution_name,
-            indicator_values.numerator, indicator_values.denominator, indicator_values.rate,
-            indicator_values.target, indicator_values.meets_target, indicator_values.is_small_denominator,
-            indicator_values.is_partial_period, funnel.funnel_flag, funnel.regional_rate,
-            funnel.lower_95_limit, funnel.upper_95_limit,
-            case when dim_indicators.higher_is_better then {_FUNNEL_BAND} else 6 - {_FUNNEL_BAND} end as band
-        from marts.dim_indicators
-        inner join extract_indicator_values as indicator_values
-            on indicator_values.indicator_id = dim_indicators.indicator_id
-            and indicator_values.level = 'institution'
-            and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
-        inner join institutions on institutions.institution_code = indicator_values.entity_code
-        left join marts.fct_institution_funnel as funnel
-            on funnel.region_level = %(level)s and funnel.region_code = %(region)s
-            and funnel.institution_code = indicator_values.entity_code
-            and funnel.indicator_id = indicator_values.indicator_id
-            and funnel.period_type = indicator_values.period_type
-            and funnel.period_start = indicator_values.period_start
-        where dim_indicators.target_rate is not null
-    ),
-    ranked as (
-        select candidates.*,
-            rank() over (
-                partition by candidates.indicator_id, candidates.band is null
-                order by candidates.band,
-                    case when candidates.higher_is_better then candidates.rate else -candidates.rate end desc
-            ) as position
-        from candidates
-    )
-    select indicator_id, name_zh, higher_is_better, case when band is not null then position end as rank,
-        institution_code, institution_name, numerator, denominator, rate, target, meets_target, funnel_flag,
-        regional_rate, lower_95_limit, upper_95_limit, is_small_denominator, is_partial_period
-    from ranked
-    order by indicator_id, band is null, position, institution_code
+# Institutions compared fairly, ranked in the region by dbt (fct_institution_ranking: funnel position, then
+# rate); an institution without a rate (denominator 0) is listed last, unranked.
+_RANKING = """
+    select ranking.indicator_id, dim_indicators.name_zh, ranking.higher_is_better, ranking.region_rank as rank,
+        ranking.institution_code, ranking.institution_name, ranking.numerator, ranking.denominator, ranking.rate,
+        ranking.target, ranking.meets_target, ranking.funnel_flag, ranking.regional_rate, ranking.lower_95_limit,
+        ranking.upper_95_limit, ranking.is_small_denominator, ranking.is_partial_period
+    from marts.fct_institution_ranking as ranking
+    inner join marts.dim_indicators on dim_indicators.indicator_id = ranking.indicator_id
+    where ranking.region_level = %(level)s and ranking.region_code = %(region)s
+        and ranking.period_type = %(period_type)s and ranking.period_start = %(start)s
+    order by ranking.indicator_id, ranking.region_rank nulls last, ranking.institution_code
 """
 
 # The funnel plot's points and limits: the region's institutions on each target indicator, by denominator.
@@ -259,47 +223,17 @@ _COMPLETENESS = f"""
     order by completeness.level = 'institution', completeness.entity_code
 """
 
-_DATA_QUALITY = f"""
-    with institutions as ({_REGION_INSTITUTIONS}),
-    quarantined_rows as (
-        select institution_code, count(*) as rows, count(distinct report_date) as days
-        from marts.fct_quarantined_rows
-        where report_date between %(start)s and %(end)s
-        group by institution_code
-    ),
-    warned_rules as (
-        select institution_code, array_agg(distinct rule_id order by rule_id) as rules
-        from marts.fct_warning_rows
-        cross join lateral unnest(warning_rule_ids) as rule_id
-        where report_date between %(start)s and %(end)s
-        group by institution_code
-    ),
-    warned_rows as (
-        select institution_code, count(*) as rows, count(distinct report_date) as days
-        from marts.fct_warning_rows
-        where report_date between %(start)s and %(end)s
-        group by institution_code
-    ),
-    quarantined_rules as (
-        select institution_code, array_agg(distinct rule_id order by rule_id) as rules
-        from marts.fct_quarantined_rows
-        cross join lateral unnest(quarantine_rule_ids) as rule_id
-        where report_date between %(start)s and %(end)s
-        group by institution_code
-    )
-    select institutions.institution_code, institutions.institution_name,
-        coalesce(quarantined_rows.rows, 0) as quarantined_rows,
-        coalesce(quarantined_rows.days, 0) as quarantined_days,
-        coalesce(quarantined_rules.rules, '{{}}') as quarantine_rules,
-        coalesce(warned_rows.rows, 0) as warning_rows,
-        coalesce(warned_rows.days, 0) as warning_days,
-        coalesce(warned_rules.rules, '{{}}') as warning_rules
-    from institutions
-    left join quarantined_rows on quarantined_rows.institution_code = institutions.institution_code
-    left join quarantined_rules on quarantined_rules.institution_code = institutions.institution_code
-    left join warned_rows on warned_rows.institution_code = institutions.institution_code
-    left join warned_rules on warned_rules.institution_code = institutions.institution_code
-    order by institutions.institution_code
+# Held-out and warned rows of each of the region's institutions (those joined by the end of the period), counted
+# by dbt (fct_submission_counts).
+_DATA_QUALITY = """
+    select entity_code as institution_code, entity_name as institution_name,
+        quarantined_department_rows as quarantined_rows, quarantined_days, quarantine_rule_ids as quarantine_rules,
+        warning_department_rows as warning_rows, warning_days, warning_rule_ids as warning_rules
+    from marts.fct_submission_counts
+    where level = 'institution' and period_type = %(period_type)s and period_start = %(start)s
+        and entity_code in (select institution_code from marts.dim_institutions
+                            where %(region)s in (county_code, city_code, province_code))
+    order by entity_code
 """
 
 # The indicator table holds every department, period and level; one scan keeps what this extract shows:
@@ -328,26 +262,15 @@ _TREND = """
         and dim_indicators.target_rate is not null
 """
 
-# The rows the indicators count are the current versions' published rows (fct_department_days); a
-# submission whose every row is quarantined is current but counted in no indicator.
-_SUBMISSIONS = f"""
-    with institutions as ({_REGION_INSTITUTIONS}),
-    current_rows as (
-        select submission_id, institution_code, report_date, received_at, true as is_counted
-        from marts.fct_department_days
-        union all
-        select submission_id, institution_code, report_date, received_at, false as is_counted
-        from marts.fct_quarantined_rows
-    )
-    select count(distinct submission_id) as current_submissions,
-        count(distinct submission_id) filter (where is_counted) as counted_submissions,
-        count(distinct (institution_code, report_date)) as institution_days,
-        count(*) filter (where is_counted) as counted_department_rows,
-        count(*) filter (where not is_counted) as quarantined_department_rows,
-        max(received_at) as newest_received_at
-    from current_rows
-    where institution_code in (select institution_code from institutions)
-        and report_date between %(start)s and %(end)s
+# The region's current submissions and their rows, counted by dbt (fct_submission_counts): the rows the
+# indicators count are the current versions' published rows; a submission whose every row is quarantined is
+# current but counted in no indicator.
+_SUBMISSIONS = """
+    select current_submissions, counted_submissions, institution_days, counted_department_rows,
+        quarantined_department_rows, newest_received_at
+    from marts.fct_submission_counts
+    where level = %(level)s and entity_code = %(region)s
+        and period_type = %(period_type)s and period_start = %(start)s
 """
 
 
@@ -448,11 +371,16 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             raise ExtractDataError(f"the published marts have no indicator values for {period.label} "
                                    f"in {region.code} {region.name}")
         data_quality = rows(_DATA_QUALITY)
+        submissions = rows(_SUBMISSIONS)
+        if not submissions:
+            raise ExtractDataError(f"the published marts count no submissions for {period.label} in {region.code} "
+                                   f"{region.name} (fct_submission_counts): publish everything once (vte_transform"
+                                   " with {\"publish_all\": true})")
         return Snapshot(
             publication=PublicationRef(publication.publication_id, publication.run_id, publication.published_at),
             region=region,
             period=period,
-            submissions=rows(_SUBMISSIONS)[0],
+            submissions=submissions[0],
             overview=overview,
             institutions=rows(_BY_INSTITUTION),
             counties=rows(_BY_COUNTY),

@@ -177,7 +177,7 @@ def ranking(snapshot: Snapshot) -> Table:
          _better(r.get("funnel_flag"), r.get("higher_is_better")), _mark(r.get("is_partial_period"), PARTIAL),
          no_rate if r["rank"] is None else _mark(r.get("is_small_denominator"), SMALL_NOTE))
         for r in snapshot.ranking), unit=INDICATOR_UNIT,
-        source=f"{INDICATOR_SOURCE}, marts.fct_institution_funnel")
+        source="marts.fct_institution_ranking")
 
 
 FUNNEL_COLUMNS = (
@@ -251,7 +251,7 @@ def data_quality(snapshot: Snapshot) -> Table:
          ", ".join(r["warning_rules"]) or None)
         for r in snapshot.data_quality),
         unit="单位：科室日数据行、天；规则编码见“图例”表 Units: department-day rows, days; rule codes in the Legend sheet",
-        source="marts.fct_quarantined_rows, marts.fct_warning_rows")
+        source="marts.fct_submission_counts")
 
 
 def _target_columns(snapshot: Snapshot) -> tuple[Column, ...]:

@@ -23,6 +23,8 @@ SLICED_TABLES: dict[str, tuple[str, ...]] = {
     "fct_warning_rows": DATE_SLICES,
     "fct_indicator_values": PERIOD_SLICES,
     "fct_institution_funnel": PERIOD_SLICES,  # built from fct_indicator_values: the same periods
+    "fct_institution_ranking": PERIOD_SLICES,  # built from fct_indicator_values: the same periods
+    "fct_submission_counts": PERIOD_SLICES,  # the periods of fct_indicator_values
 }
 TOUCHED = {
     DATE_SLICES: "select distinct institution_code, report_date from int.int_department_days_touched",

@@ -28,6 +28,8 @@ GATED_TABLES: dict[str, dict[str, str]] = {
         "institutions": "dim_institutions",
         "reporting_completeness": "fct_reporting_completeness",
         "institution_funnel": "fct_institution_funnel",
+        "institution_ranking": "fct_institution_ranking",
+        "submission_counts": "fct_submission_counts",
     },
 }
 # The schemas the committed project points at; a run retargets them.
@@ -39,6 +41,10 @@ INDICATOR_VALUES_REQUIRED = ("level", "entity_code", "period_type", "period_star
 COMPLETENESS_KEY = ("level", "entity_code", "period_type", "period_start")
 FUNNEL_KEY = ("region_level", "region_code", "institution_code", "period_type", "period_start", "indicator_id")
 FUNNEL_FLAGS = ("above_998", "above_95", "within", "below_95", "below_998")
+RANKING_KEY = FUNNEL_KEY
+SUBMISSION_COUNTS_KEY = COMPLETENESS_KEY
+SUBMISSION_COUNTS = ("current_submissions", "counted_submissions", "institution_days", "counted_department_rows",
+                     "quarantined_department_rows", "quarantined_days", "warning_department_rows", "warning_days")
 # The levels every publication has; 'community' too wherever an institution belongs to a county medical
 # community (many provinces register none).
 LEVELS = ("department", "campus", "institution", "county", "city", "province")
@@ -304,6 +310,35 @@ def _institution_funnel_expectations() -> list:
     ]
 
 
+def _institution_ranking_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in RANKING_KEY),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(RANKING_KEY)),
+        gxe.ExpectColumnValuesToBeBetween(column="region_rank", min_value=1),
+        gxe.ExpectColumnValuesToBeInSet(column="funnel_band", value_set=[1, 2, 3, 4, 5]),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query="select * from {batch} where (region_rank is null) <> (funnel_band is null)",
+            description="an institution is ranked exactly when it has a funnel position (a rate)"),
+    ]
+
+
+def _submission_counts_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in SUBMISSION_COUNTS_KEY),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(SUBMISSION_COUNTS_KEY)),
+        *(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in SUBMISSION_COUNTS),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="current_submissions", column_B="counted_submissions",
+                                                    or_equal=True),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="institution_days", column_B="quarantined_days",
+                                                    or_equal=True),
+    ]
+
+
 def suite_expectations(schemas: Mapping[str, str] = DEFAULT_SCHEMAS) -> dict[str, list]:
     """Suite name -> its expectations; the suite of asset ``a`` of stage ``s`` is named ``s_a``."""
     marts = schemas["marts"]
@@ -313,4 +348,6 @@ def suite_expectations(schemas: Mapping[str, str] = DEFAULT_SCHEMAS) -> dict[str
         "marts_institutions": _institutions_expectations(marts),
         "marts_reporting_completeness": _reporting_completeness_expectations(marts),
         "marts_institution_funnel": _institution_funnel_expectations(),
+        "marts_institution_ranking": _institution_ranking_expectations(),
+        "marts_submission_counts": _submission_counts_expectations(),
     }
