@@ -10,6 +10,7 @@ import csv
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 
 from vte.config import SEEDS_DIR
 
@@ -123,6 +124,15 @@ def rules() -> tuple[Rule, ...]:
     )
 
 
+@cache
+def _rule_operands() -> tuple[tuple[Rule, ...], itemgetter, itemgetter]:
+    """Every rule with getters of all their lesser and all their greater fields, read from a row at once."""
+    found = rules()
+    return found, itemgetter(*(r.lesser for r in found), "hospital"), itemgetter(*(r.greater for r in found), "dept")
+
+
 def broken_rules(row: dict[str, int]) -> list[Rule]:
     """The rules a department row breaks (quarantine rules first)."""
-    return [rule for rule in rules() if rule.is_broken_by(row)]
+    found, lessers, greaters = _rule_operands()
+    # Both getters end with a text field so that each always returns a tuple, however few rules there are.
+    return [rule for rule, lesser, greater in zip(found, lessers(row), greaters(row)) if lesser > greater]

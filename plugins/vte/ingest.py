@@ -2,13 +2,19 @@
 
 The load is idempotent: ``raw.landing_loads`` records what happened to each document (by its path relative to
 the landing root, so a moved VTE_HOME keeps its history), and documents already recorded are not read again.
-A document that cannot be loaded (bad JSON, missing keys, wrong types, a path that disagrees with its
-content) is recorded as 'corrupt' with the reason and the load goes on. Department rows go in with COPY,
-one transaction per batch of documents.
+Department rows go in with COPY, one transaction per batch of documents.
+
+The intake validated every payload before landing it, so a document whose payload still hashes to its
+recorded SHA-256 needs no per-field checks in Python: its rows go straight to COPY, and raw's own constraints
+(types, non-negative counts, non-empty names) are the safety net. A document that cannot be loaded (not a
+document, missing header keys, a path that disagrees with its header, a checksum that does not match, rows that
+raw refuses) is recorded as 'corrupt' with the reason, found by the full field-by-field check, and the load
+goes on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -16,12 +22,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 
 import psycopg
 
 from vte.domain import count_fields
-from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum
+from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum, split_document
 
 BATCH_DOCUMENTS = 500
 _LOAD_LOCK_ID = 0x5654_4502  # one loader at a time, so two runs never load the same document twice
@@ -48,6 +55,7 @@ class ParsedDocument:
     relative_path: str
     submission: tuple
     rows: list[tuple]
+    payload: dict  # kept to name the problem if raw refuses the rows
 
 
 def _row_columns() -> tuple[str, ...]:
@@ -72,12 +80,14 @@ def _parse_date(value: str, what: str) -> date:
         raise CorruptDocument(f"{what} {value!r} is not a yyyy-mm-dd date") from None
 
 
-def _parse_rows(submission_id: str, data: object) -> list[tuple]:
+def check_rows(data: object) -> None:
+    """The interchange rules for department rows, field by field; raises CorruptDocument naming the first
+    problem. Slow, so it runs only for a document whose fast load failed, to say why."""
     if not isinstance(data, list) or not data:
         raise CorruptDocument("payload.data is not a non-empty list of department rows")
     fields = count_fields()
     expected = {"hospital", "dept", *(f.name for f in fields)}
-    rows, seen = [], set()
+    seen = set()
     for index, row in enumerate(data):
         where = f"payload.data[{index}]"
         if not isinstance(row, dict):
@@ -92,28 +102,59 @@ def _parse_rows(submission_id: str, data: object) -> list[tuple]:
         if (row["hospital"], row["dept"]) in seen:
             raise CorruptDocument(f"{where} repeats hospital {row['hospital']!r} dept {row['dept']!r}")
         seen.add((row["hospital"], row["dept"]))
-        counts = []
         for f in fields:
             value = row[f.name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**31 - 1:
                 raise CorruptDocument(f"{where}.{f.name} is {value!r}, expected a non-negative integer")
-            counts.append(value)
-        rows.append((submission_id, index, row["hospital"], row["dept"], *counts))
+
+
+def _row_getter():
+    return itemgetter("hospital", "dept", *(f.name for f in count_fields()))
+
+
+def _rows(submission_id: str, data: object) -> list[tuple]:
+    """The raw rows of a payload's department rows, without per-field work (raw's constraints check types)."""
+    if not isinstance(data, list) or not data:
+        raise CorruptDocument("payload.data is not a non-empty list of department rows")
+    getter = _row_getter()
+    width = len(count_fields()) + 2
+    try:
+        rows = [(submission_id, index, *getter(row)) for index, row in enumerate(data)]
+        shaped = all(len(row) == width for row in data) and len({row[2:4] for row in rows}) == len(rows)
+    except (KeyError, TypeError):
+        shaped = False
+    if not shaped:  # a missing, unknown or repeated field or department: name it
+        check_rows(data)
+        raise CorruptDocument("payload.data holds something that is not a department row")
     return rows
 
 
+def _header_and_payload(content: bytes) -> tuple[dict, dict, bool]:
+    """(header, payload, checksum verified) of a document of either layout."""
+    try:
+        header, payload_bytes = split_document(content)
+        if not isinstance(header, dict):
+            raise CorruptDocument("the document is not a JSON object")
+        if payload_bytes is None:  # one-object layout: the payload is inside, checked after the header
+            return header, _require(header, "payload", dict), False
+        checksum = _require(header, "payload_sha256", str)
+        if hashlib.sha256(payload_bytes).hexdigest() != checksum:
+            raise CorruptDocument("payload_sha256 does not match the payload")
+        payload = json.loads(payload_bytes)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptDocument(f"not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise CorruptDocument("the payload is not a JSON object")
+    return header, payload, True
+
+
 def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
-    """Check a landed document against its path and the interchange rules; raise CorruptDocument if it fails."""
+    """Check a landed document against its path and its checksum; raise CorruptDocument if it fails."""
     institution_dir, date_dir, name = Path(relative_path).parts[-3:]
     name_match = DOCUMENT_PATTERN.match(name)
     if name_match is None:
         raise CorruptDocument(f"file name {name!r} is not v<version>-<submission id>.json")
-    try:
-        document = json.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptDocument(f"not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise CorruptDocument("the document is not a JSON object")
+    document, payload, verified = _header_and_payload(content)
 
     submission_id = _require(document, "submission_id", str)
     try:
@@ -127,7 +168,6 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
     channel = _require(document, "channel", str)
     received_raw = _require(document, "received_at", str)
     checksum = _require(document, "payload_sha256", str)
-    payload = _require(document, "payload", dict)
 
     if channel not in CHANNELS:
         raise CorruptDocument(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
@@ -147,13 +187,13 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
         raise CorruptDocument(f"submission_id {submission_id} differs from the file name {name!r}")
     if payload.get("date") != date_dir:
         raise CorruptDocument(f"payload.date {payload.get('date')!r} differs from report_date {date_dir}")
-    if payload_checksum(payload) != checksum:
+    if not verified and payload_checksum(payload) != checksum:
         raise CorruptDocument("payload_sha256 does not match the payload")
 
-    rows = _parse_rows(submission_id, payload.get("data"))
+    rows = _rows(submission_id, payload.get("data"))
     submission = (submission_id, institution_code, access_key, report_date, version, channel, received_at,
                   checksum, len(rows), relative_path)
-    return ParsedDocument(relative_path, submission, rows)
+    return ParsedDocument(relative_path, submission, rows, payload)
 
 
 def _recorded_paths(conn: psycopg.Connection) -> set[str]:
@@ -177,6 +217,17 @@ def _insert_batch(conn: psycopg.Connection, parsed: list[ParsedDocument], corrup
                 copy.write_row((path, "corrupt", None, reason))
 
 
+def _refusal_reason(doc: ParsedDocument, exc: psycopg.Error) -> str:
+    """Why raw refused one document's rows: the first broken interchange rule, else what PostgreSQL said."""
+    try:
+        check_rows(doc.payload.get("data"))
+    except CorruptDocument as problem:
+        return str(problem)
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return f"clashes with a submission already in raw: {exc.diag.message_primary}"
+    return f"raw refuses its rows: {exc.diag.message_primary}"
+
+
 def _load_batch(conn: psycopg.Connection, zone: LandingZone, paths: list[Path]) -> tuple[int, int]:
     """Load one batch in one transaction; returns (loaded, corrupt)."""
     parsed, corrupt = [], []
@@ -189,15 +240,15 @@ def _load_batch(conn: psycopg.Connection, zone: LandingZone, paths: list[Path]) 
     try:
         _insert_batch(conn, parsed, corrupt)
         return len(parsed), len(corrupt)
-    except psycopg.errors.IntegrityError as exc:
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
         if len(paths) > 1:
-            # Some document clashes with raw (a submission id or version loaded before): find it alone.
+            # Some document clashes with raw (a submission id or version loaded before) or holds a value raw
+            # refuses: find it alone.
             results = [_load_batch(conn, zone, [path]) for path in paths]
             return sum(r[0] for r in results), sum(r[1] for r in results)
         if not parsed:
             raise
-        reason = f"clashes with a submission already in raw: {exc.diag.message_primary}"
-        _insert_batch(conn, [], [(parsed[0].relative_path, reason)])
+        _insert_batch(conn, [], [(parsed[0].relative_path, _refusal_reason(parsed[0], exc))])
         return 0, 1
 
 

@@ -17,7 +17,7 @@ from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scr
 from vte.ingest import load_landing_zone
 from vte.landing import LandingZone
 
-TARGET = Target("ratio", ">=", 0.5, "ratio ≥ 0.5")
+TARGET = Target("ratio", ">=", 0.8, "ratio ≥ 0.8")
 
 
 def _copy_baseline(conn, subs: list) -> float:

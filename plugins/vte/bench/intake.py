@@ -20,12 +20,14 @@ import httpx
 
 from vte import warehouse
 from vte.bench import data
-from vte.bench.common import Measure, Scale, StageResult, Target, free_port, scratch
+from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, free_port, scratch
 from vte.bench.loadgen import HEALTH_PATH, SUBMIT_PATH
 from vte.config import Settings
 
 ROWS_PER_SUBMISSION = 30
-THROUGHPUT_TARGET = Target("figure", ">=", 2000, "≥ 2,000 /s")
+MOST_PER_SECOND = 6000  # more accepted submissions/s than a 2-core machine answers (for sizing the runs)
+RATIO_TARGET = Target("ratio", ">=", 0.8, "ratio ≥ 0.8")
+BURST_TARGET = Target("figure", "<=", 600, "≤ 10 min")  # DIGEST §9: most reports arrive within ten minutes
 LATENCY_TARGET = Target("figure", "<", 50, "p99 < 50 ms")
 GRACE_SECONDS = 5  # how long after the last request is due its answers are waited for
 
@@ -84,11 +86,73 @@ def _run_load(settings: Settings, spec: dict) -> dict:
     return json.loads(proc.stdout)
 
 
+def _run_loads(settings: Settings, specs: list[dict]) -> list[dict]:
+    """Several load generators at once, each its own process (as many hospitals' systems at midnight)."""
+    procs = []
+    for n, spec in enumerate(specs):
+        spec_path = settings.home / f"loadgen-spec-{n}.json"
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        procs.append(subprocess.Popen([sys.executable, "-m", "vte.bench.loadgen", str(spec_path)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = []
+    for proc, spec in zip(procs, specs):
+        out, err = proc.communicate(timeout=spec["duration"] * 2 + 300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"a load generator failed: {err[-2000:]}")
+        results.append(json.loads(out))
+    return results
+
+
+def _burst(scale: Scale, bench_home: Path) -> StageResult:
+    """The midnight burst: every institution's report of one day, from several client processes at once,
+    against /healthz answered to the same number of processes."""
+    clients = scale.intake_burst_clients
+    with scratch(bench_home, "intake") as settings:
+        with Stopwatch() as registration:
+            accounts = _accounts(settings, scale.intake_institutions)
+        day = (date.today() - timedelta(days=1)).isoformat()
+        port = free_port()
+        server = _start_server(settings, port, scale.intake_workers)
+        try:
+            base = {"url": f"http://127.0.0.1:{port}", "dates": [day], "offset": 0, "mode": "closed",
+                    "concurrency": scale.intake_concurrency, "connections": scale.intake_concurrency}
+            health = _run_loads(settings, [{**base, "accounts": accounts[:1], "path": HEALTH_PATH,
+                                            "duration": scale.intake_seconds}] * clients)
+            shares = [accounts[n::clients] for n in range(clients)]
+            burst = _run_loads(settings, [{**base, "accounts": share, "path": SUBMIT_PATH, "duration": 3600}
+                                          for share in shares])
+        finally:
+            _stop(server)
+        landed = sum(1 for _ in settings.landing_dir.rglob("v*.json"))
+    accepted = sum(run["succeeded"] for run in burst)
+    if accepted != len(accounts) or landed != len(accounts):
+        raise RuntimeError(f"{accepted} of {len(accounts)} reports accepted and {landed} landed: {burst}")
+    burst_seconds = max(run["elapsed"] for run in burst)
+    health_per_s = sum(run["succeeded"] / run["elapsed"] for run in health)
+    measures = [
+        Measure(f"midnight burst: {len(accounts):,} reports accepted/s, {clients} client processes",
+                accepted / burst_seconds, "/s", "/healthz answers/s, same server and clients", health_per_s, "/s",
+                RATIO_TARGET),
+        Measure(f"time to land the {len(accounts):,} reports of one day", burst_seconds, "s", "-", None, "",
+                BURST_TARGET),
+    ]
+    details = {
+        "server_workers": scale.intake_workers, "accounts": len(accounts), "rows_per_submission": ROWS_PER_SUBMISSION,
+        "client_processes": clients, "connections_per_client": scale.intake_concurrency,
+        "registration_seconds_untimed_setup": registration.seconds, "documents_landed": landed,
+        "runs": {"healthz_closed": health, "burst": burst},
+    }
+    return StageResult("intake", "done", measures, details)
+
+
 def run(scale: Scale, bench_home: Path) -> StageResult:
+    if scale.intake_burst_clients:
+        return _burst(scale, bench_home)
     with scratch(bench_home, "intake") as settings:
         accounts = _accounts(settings, scale.intake_institutions)
-        # Enough distinct (account, date) pairs for a closed run at several times the target, plus the open run.
-        needed = int(scale.intake_seconds * (3 * THROUGHPUT_TARGET.value + scale.intake_rate))
+        # Enough distinct (account, date) pairs for a closed run well beyond what one machine answers, plus the
+        # open run.
+        needed = int(scale.intake_seconds * (MOST_PER_SECOND + scale.intake_rate))
         days = needed // len(accounts) + 2
         dates = [(date.today() - timedelta(days=1 + n)).isoformat() for n in range(days)]
         port = free_port()
@@ -112,7 +176,7 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
     health_per_s = health_closed["succeeded"] / health_closed["elapsed"]
     measures = [
         Measure("accepted submissions/s (closed loop)", accepted_per_s, "/s",
-                "/healthz answers/s, same server and load", health_per_s, "/s", THROUGHPUT_TARGET),
+                "/healthz answers/s, same server and load", health_per_s, "/s", RATIO_TARGET),
         Measure(f"p50 latency at {scale.intake_rate:.0f}/s offered", submit_open["p50_ms"], "ms",
                 f"/healthz p50 at {scale.intake_rate:.0f}/s", health_open["p50_ms"], "ms"),
         Measure(f"p99 latency at {scale.intake_rate:.0f}/s offered", submit_open["p99_ms"], "ms",

@@ -1,13 +1,12 @@
 """Runs the chosen stages in order, prints one table and writes ``$VTE_HOME/bench/<timestamp>.json``.
 
 A stage that fails is recorded as failed with its reason and the others still run. With ``profile``, each
-stage runs under cProfile (the standard library's; no sampling profiler is installed) and its statistics go
-beside the JSON as ``<timestamp>-<stage>.prof``.
+stage runs under py-spy (vte.bench.profiling), its child processes included, and the stacks and a summary go
+beside the JSON as ``<timestamp>-<stage>.txt`` and ``<timestamp>-<stage>-top.txt``.
 """
 
 from __future__ import annotations
 
-import cProfile
 import json
 import os
 import platform
@@ -17,7 +16,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from vte.bench import end_to_end, excel, extract, ingest, intake, transform
+from contextlib import nullcontext
+
+from vte.bench import end_to_end, excel, extract, ingest, intake, profiling, transform
 from vte.bench.common import SCALES, StageResult
 
 STAGES: dict[str, Callable] = {
@@ -47,21 +48,16 @@ def parse_stages(text: str | None) -> list[str]:
     return names
 
 
-def _run_stage(name: str, scale, bench_home: Path, profile_path: Path | None, echo) -> StageResult:
+def _run_stage(name: str, scale, bench_home: Path, profile_stem: Path | None, echo) -> StageResult:
     echo(f"[{datetime.now():%H:%M:%S}] {name} …")
     started = time.perf_counter()
-    profiler = cProfile.Profile() if profile_path else None
-    try:
-        if profiler:
-            profiler.enable()
-        result = STAGES[name](scale, bench_home)
-    except Exception as exc:  # one stage's failure is a result; the others still run
-        result = StageResult(name, "failed", reason=f"{type(exc).__name__}: {exc}",
-                             details={"traceback": traceback.format_exc()[-4000:]})
-    finally:
-        if profiler:
-            profiler.disable()
-            profiler.dump_stats(profile_path)
+    with profiling.sampled(profile_stem) if profile_stem else nullcontext({}) as profiled:
+        try:
+            result = STAGES[name](scale, bench_home)
+        except Exception as exc:  # one stage's failure is a result; the others still run
+            result = StageResult(name, "failed", reason=f"{type(exc).__name__}: {exc}",
+                                 details={"traceback": traceback.format_exc()[-4000:]})
+    result.details.update(profiled)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -97,7 +93,7 @@ def run(scale_name: str, stage_names: list[str], bench_home: Path, *, profile: b
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     started_at = datetime.now(timezone.utc).isoformat()
     info = machine()
-    results = [_run_stage(name, scale, bench_home, bench_home / f"{stamp}-{name}.prof" if profile else None, echo)
+    results = [_run_stage(name, scale, bench_home, bench_home / f"{stamp}-{name}" if profile else None, echo)
                for name in stage_names]
     report = {"started_at": started_at, "finished_at": datetime.now(timezone.utc).isoformat(), "scale": scale_name,
               "machine": info, "stages": [r.to_dict() for r in results]}
