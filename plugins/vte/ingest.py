@@ -4,11 +4,11 @@ The load is idempotent: ``raw.landing_loads`` records what happened to each docu
 the landing root, so a moved VTE_HOME keeps its history), and documents already recorded are not read again.
 Department rows go in with COPY, one transaction per batch of documents.
 
-The intake validated every payload before landing it, so a document whose payload still hashes to its
-recorded SHA-256 needs no per-field checks in Python: its rows go straight to COPY, and raw's own constraints
-(types, non-negative counts, non-empty names) are the safety net. A document that cannot be loaded (not a
-document, missing header keys, a path that disagrees with its header, a checksum that does not match, rows that
-raw refuses) is recorded as 'corrupt' with the reason, found by the full field-by-field check, and the load
+Each document is checked once, cheaply: its payload line must hash to the recorded SHA-256, and msgspec
+decodes it straight into typed rows, checking the interchange rules in the same pass (no per-field Python);
+raw's own constraints (types, non-negative counts, non-blank names) are a second net. A document that cannot
+be loaded (not a document, missing header keys, a path that disagrees with its header, a checksum that does not
+match, a row that breaks the rules, a clash with raw) is recorded as 'corrupt' with the reason and the load
 goes on.
 """
 
@@ -19,15 +19,19 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
-from operator import itemgetter
+from functools import cache
+from typing import Annotated
 from pathlib import Path
 
+import msgspec
 import psycopg
 
 from vte.domain import count_fields
+from vte.submission import INT4_MAX
 from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum, split_document
 
 BATCH_DOCUMENTS = 500
@@ -55,7 +59,6 @@ class ParsedDocument:
     relative_path: str
     submission: tuple
     rows: list[tuple]
-    payload: dict  # kept to name the problem if raw refuses the rows
 
 
 def _row_columns() -> tuple[str, ...]:
@@ -82,7 +85,7 @@ def _parse_date(value: str, what: str) -> date:
 
 def check_rows(data: object) -> None:
     """The interchange rules for department rows, field by field; raises CorruptDocument naming the first
-    problem. Slow, so it runs only for a document whose fast load failed, to say why."""
+    problem. Slow, so it runs only for a payload the decoder refused, to say why in the loader's words."""
     if not isinstance(data, list) or not data:
         raise CorruptDocument("payload.data is not a non-empty list of department rows")
     fields = count_fields()
@@ -108,44 +111,69 @@ def check_rows(data: object) -> None:
                 raise CorruptDocument(f"{where}.{f.name} is {value!r}, expected a non-negative integer")
 
 
-def _row_getter():
-    return itemgetter("hospital", "dept", *(f.name for f in count_fields()))
+@cache
+def _payload_type() -> type:
+    """The payload as msgspec decodes and checks it in one pass: the interchange rules of a department row
+    (exactly the standard's fields, non-empty names, counts from 0 to 2^31-1) and at least one row."""
+    fields = count_fields()
+    count = Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX)]
+    text = Annotated[str, msgspec.Meta(min_length=1)]  # all-blank names are caught in _rows (a regex is slower)
+    row = msgspec.defstruct("DepartmentRow", [("hospital", text), ("dept", text), *((f.column, count) for f in fields)],
+                            rename={f.column: f.name for f in fields}, forbid_unknown_fields=True)
+    return msgspec.defstruct("Payload", [("date", str), ("data", Annotated[list[row], msgspec.Meta(min_length=1)])],
+                             forbid_unknown_fields=True)
 
 
-def _rows(submission_id: str, data: object) -> list[tuple]:
-    """The raw rows of a payload's department rows, without per-field work (raw's constraints check types)."""
-    if not isinstance(data, list) or not data:
-        raise CorruptDocument("payload.data is not a non-empty list of department rows")
-    getter = _row_getter()
-    width = len(count_fields()) + 2
+@cache
+def _payload_decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_payload_type())
+
+
+def _decoded(payload_bytes: bytes | None, payload: dict | None):
+    """The checked payload, from the document's payload line (or, in the one-object layout, its object)."""
     try:
-        rows = [(submission_id, index, *getter(row)) for index, row in enumerate(data)]
-        shaped = all(len(row) == width for row in data) and len({row[2:4] for row in rows}) == len(rows)
-    except (KeyError, TypeError):
-        shaped = False
-    if not shaped:  # a missing, unknown or repeated field or department: name it
-        check_rows(data)
-        raise CorruptDocument("payload.data holds something that is not a department row")
+        if payload_bytes is not None:
+            return _payload_decoder().decode(payload_bytes)
+        return msgspec.convert(payload, _payload_type())
+    except msgspec.ValidationError as exc:
+        data = (json.loads(payload_bytes) if payload_bytes is not None else payload).get("data")
+        check_rows(data)  # names the row and field in the loader's words
+        raise CorruptDocument(f"the payload breaks the interchange rules: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise CorruptDocument(f"not valid JSON: {exc}") from None
+
+
+def _rows(submission_id: str, checked) -> list[tuple]:
+    """The raw rows of a checked payload; a repeated hospital and department is named."""
+    rows = [(submission_id, index, *msgspec.structs.astuple(row)) for index, row in enumerate(checked.data)]
+    if any(row[2].isspace() or row[3].isspace() for row in rows):
+        blank = next(row for row in rows if row[2].isspace() or row[3].isspace())
+        key = "hospital" if blank[2].isspace() else "dept"
+        raise CorruptDocument(f"payload.data[{blank[1]}].{key} is not a non-empty string")
+    if len({row[2:4] for row in rows}) != len(rows):
+        seen = set()
+        for row in rows:
+            if row[2:4] in seen:
+                raise CorruptDocument(f"payload.data[{row[1]}] repeats hospital {row[2]!r} dept {row[3]!r}")
+            seen.add(row[2:4])
     return rows
 
 
-def _header_and_payload(content: bytes) -> tuple[dict, dict, bool]:
-    """(header, payload, checksum verified) of a document of either layout."""
+def _header_and_payload(content: bytes) -> tuple[dict, bytes | None, dict | None]:
+    """(header, payload line, payload object) of a document: the line for this layout (checksum verified),
+    the object for the earlier one-object layout (checked later, against its header)."""
     try:
         header, payload_bytes = split_document(content)
-        if not isinstance(header, dict):
-            raise CorruptDocument("the document is not a JSON object")
-        if payload_bytes is None:  # one-object layout: the payload is inside, checked after the header
-            return header, _require(header, "payload", dict), False
-        checksum = _require(header, "payload_sha256", str)
-        if hashlib.sha256(payload_bytes).hexdigest() != checksum:
-            raise CorruptDocument("payload_sha256 does not match the payload")
-        payload = json.loads(payload_bytes)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptDocument(f"not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise CorruptDocument("the payload is not a JSON object")
-    return header, payload, True
+    if not isinstance(header, dict):
+        raise CorruptDocument("the document is not a JSON object")
+    if payload_bytes is None:
+        return header, None, _require(header, "payload", dict)
+    checksum = _require(header, "payload_sha256", str)
+    if hashlib.sha256(payload_bytes).hexdigest() != checksum:
+        raise CorruptDocument("payload_sha256 does not match the payload")
+    return header, payload_bytes, None
 
 
 def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
@@ -154,7 +182,7 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
     name_match = DOCUMENT_PATTERN.match(name)
     if name_match is None:
         raise CorruptDocument(f"file name {name!r} is not v<version>-<submission id>.json")
-    document, payload, verified = _header_and_payload(content)
+    document, payload_bytes, payload = _header_and_payload(content)
 
     submission_id = _require(document, "submission_id", str)
     try:
@@ -185,15 +213,16 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
         raise CorruptDocument(f"version {version} differs from the file name {name!r}")
     if submission_id != name_match["submission_id"]:
         raise CorruptDocument(f"submission_id {submission_id} differs from the file name {name!r}")
-    if payload.get("date") != date_dir:
-        raise CorruptDocument(f"payload.date {payload.get('date')!r} differs from report_date {date_dir}")
-    if not verified and payload_checksum(payload) != checksum:
+    if payload is not None and payload_checksum(payload) != checksum:
         raise CorruptDocument("payload_sha256 does not match the payload")
+    checked = _decoded(payload_bytes, payload)
+    if checked.date != date_dir:
+        raise CorruptDocument(f"payload.date {checked.date!r} differs from report_date {date_dir}")
 
-    rows = _rows(submission_id, payload.get("data"))
+    rows = _rows(submission_id, checked)
     submission = (submission_id, institution_code, access_key, report_date, version, channel, received_at,
                   checksum, len(rows), relative_path)
-    return ParsedDocument(relative_path, submission, rows, payload)
+    return ParsedDocument(relative_path, submission, rows)
 
 
 def _recorded_paths(conn: psycopg.Connection) -> set[str]:
@@ -217,42 +246,50 @@ def _insert_batch(conn: psycopg.Connection, parsed: list[ParsedDocument], corrup
                 copy.write_row((path, "corrupt", None, reason))
 
 
-def _refusal_reason(doc: ParsedDocument, exc: psycopg.Error) -> str:
-    """Why raw refused one document's rows: the first broken interchange rule, else what PostgreSQL said."""
-    try:
-        check_rows(doc.payload.get("data"))
-    except CorruptDocument as problem:
-        return str(problem)
+def _refusal_reason(exc: psycopg.Error) -> str:
+    """Why raw refused one document's rows (its checks passed, so it clashes with what raw holds)."""
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return f"clashes with a submission already in raw: {exc.diag.message_primary}"
     return f"raw refuses its rows: {exc.diag.message_primary}"
 
 
-def _load_batch(conn: psycopg.Connection, zone: LandingZone, paths: list[Path]) -> tuple[int, int]:
-    """Load one batch in one transaction; returns (loaded, corrupt)."""
+@dataclass(frozen=True)
+class ParsedBatch:
+    paths: list[str]  # relative to the landing root
+    parsed: list[ParsedDocument]
+    corrupt: list[tuple[str, str]]  # (relative path, reason)
+
+
+def _parse_batch(zone: LandingZone, paths: list[str]) -> ParsedBatch:
     parsed, corrupt = [], []
-    for path in paths:
-        relative = path.relative_to(zone.root).as_posix()
+    for relative in paths:
         try:
-            parsed.append(parse_document(path.read_bytes(), relative))
+            with open(zone.root / relative, "rb") as f:
+                content = f.read()
+            parsed.append(parse_document(content, relative))
         except CorruptDocument as exc:
             corrupt.append((relative, str(exc)))
+    return ParsedBatch(paths, parsed, corrupt)
+
+
+def _store_batch(conn: psycopg.Connection, zone: LandingZone, batch: ParsedBatch) -> tuple[int, int]:
+    """Store one parsed batch in one transaction; returns (loaded, corrupt)."""
     try:
-        _insert_batch(conn, parsed, corrupt)
-        return len(parsed), len(corrupt)
+        _insert_batch(conn, batch.parsed, batch.corrupt)
+        return len(batch.parsed), len(batch.corrupt)
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
-        if len(paths) > 1:
+        if len(batch.paths) > 1:
             # Some document clashes with raw (a submission id or version loaded before) or holds a value raw
             # refuses: find it alone.
-            results = [_load_batch(conn, zone, [path]) for path in paths]
+            results = [_store_batch(conn, zone, _parse_batch(zone, [path])) for path in batch.paths]
             return sum(r[0] for r in results), sum(r[1] for r in results)
-        if not parsed:
+        if not batch.parsed:
             raise
-        _insert_batch(conn, [], [(parsed[0].relative_path, _refusal_reason(parsed[0], exc))])
+        _insert_batch(conn, [], [(batch.parsed[0].relative_path, _refusal_reason(exc))])
         return 0, 1
 
 
-def _batches(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -260,22 +297,27 @@ def _batches(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
 
 def load_landing_zone(conn: psycopg.Connection, zone: LandingZone | None = None,
                       batch_documents: int = BATCH_DOCUMENTS) -> LoadReport:
-    """Load every landed document not yet recorded in raw.landing_loads (``conn`` in autocommit mode)."""
+    """Load every landed document not yet recorded in raw.landing_loads (``conn`` in autocommit mode).
+
+    The next batch is read and checked in a second thread while PostgreSQL stores the current one, so the
+    loader's own work hides behind the database's."""
     zone = zone or LandingZone()
     conn.execute("select pg_advisory_lock(%s)", (_LOAD_LOCK_ID,))
     try:
         recorded = _recorded_paths(conn)
-        skipped = 0
-        pending: list[Path] = []
-        for path in zone.iter_documents():
-            if path.relative_to(zone.root).as_posix() in recorded:
-                skipped += 1
-            else:
-                pending.append(path)
+        documents = list(zone.iter_relative())
+        pending = [relative for relative in documents if relative not in recorded]
+        skipped = len(documents) - len(pending)
         loaded = corrupt = 0
-        for batch in _batches(pending, batch_documents):
-            n_loaded, n_corrupt = _load_batch(conn, zone, batch)
-            loaded, corrupt = loaded + n_loaded, corrupt + n_corrupt
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vte-ingest-parse") as reader:
+            batches = _batches(pending, batch_documents)
+            upcoming = reader.submit(_parse_batch, zone, first) if (first := next(batches, None)) else None
+            while upcoming is not None:
+                batch = upcoming.result()
+                following = next(batches, None)
+                upcoming = reader.submit(_parse_batch, zone, following) if following else None
+                n_loaded, n_corrupt = _store_batch(conn, zone, batch)
+                loaded, corrupt = loaded + n_loaded, corrupt + n_corrupt
         return LoadReport(loaded=loaded, skipped=skipped, corrupt=corrupt)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOAD_LOCK_ID,))

@@ -123,11 +123,26 @@ class LandingZone:
 
     def iter_documents(self) -> Iterator[Path]:
         """Every landed document, in a stable order (institution, date, version)."""
-        if not self.root.is_dir():
-            return
-        for institution_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            for date_dir in sorted(p for p in institution_dir.iterdir() if p.is_dir()):
-                yield from self.versions(institution_dir.name, date_dir.name)
+        for relative in self.iter_relative():
+            yield self.root / relative
+
+    def iter_relative(self) -> Iterator[str]:
+        """Every landed document as its path relative to the root (``code/date/v0001-id.json``), in the order
+        of ``iter_documents``; plain strings, which a walk over a year of documents needs."""
+        for institution in _subdirectories(self.root):
+            for day in _subdirectories(os.path.join(self.root, institution)):
+                names = os.listdir(os.path.join(self.root, institution, day))
+                found = sorted((int(m["version"]), name) for name in names if (m := DOCUMENT_PATTERN.match(name)))
+                for _, name in found:
+                    yield f"{institution}/{day}/{name}"
+
+
+def _subdirectories(path) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
 
 
 def _readable_header(path: Path) -> dict | None:
