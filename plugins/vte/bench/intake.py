@@ -62,16 +62,17 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait()
 
 
-def _accounts(settings: Settings, count: int) -> list[list[str]]:
-    """[accessKey, accessSecret, JSON text of 30 department rows] per registered institution."""
-    insts = data.institutions(count, min_departments=ROWS_PER_SUBMISSION)
+def _accounts(settings: Settings, count: int, rows_each: int | None = ROWS_PER_SUBMISSION) -> list[list[str]]:
+    """[accessKey, accessSecret, JSON text of its department rows] per registered institution: 30 rows each,
+    or (``rows_each`` None) every department the institution has, as a real day's reports vary."""
+    insts = data.institutions(count, min_departments=rows_each or 0)
     yesterday = date.today() - timedelta(days=1)
     with warehouse.connect(settings, autocommit=True) as conn:
         credentials = data.register(conn, insts, settings)
     accounts = []
     for sub in data.submissions(insts, yesterday, yesterday):
         creds = credentials[sub.institution_code]
-        rows = json.dumps(sub.data[:ROWS_PER_SUBMISSION], ensure_ascii=False, separators=(",", ":"))
+        rows = json.dumps(sub.data[:rows_each], ensure_ascii=False, separators=(",", ":"))
         accounts.append([creds.access_key, creds.access_secret, rows])
     return accounts
 
@@ -109,7 +110,7 @@ def _burst(scale: Scale, bench_home: Path) -> StageResult:
     clients = scale.intake_burst_clients
     with scratch(bench_home, "intake") as settings:
         with Stopwatch() as registration:
-            accounts = _accounts(settings, scale.intake_institutions)
+            accounts = _accounts(settings, scale.intake_institutions, rows_each=None)
         day = (date.today() - timedelta(days=1)).isoformat()
         port = free_port()
         server = _start_server(settings, port, scale.intake_workers)
@@ -137,8 +138,8 @@ def _burst(scale: Scale, bench_home: Path) -> StageResult:
                 BURST_TARGET),
     ]
     details = {
-        "server_workers": scale.intake_workers, "accounts": len(accounts), "rows_per_submission": ROWS_PER_SUBMISSION,
-        "client_processes": clients, "connections_per_client": scale.intake_concurrency,
+        "server_workers": scale.intake_workers, "accounts": len(accounts),
+        "department_rows": sum(len(json.loads(rows)) for _, _, rows in accounts), "client_processes": clients, "connections_per_client": scale.intake_concurrency,
         "registration_seconds_untimed_setup": registration.seconds, "documents_landed": landed,
         "runs": {"healthz_closed": health, "burst": burst},
     }

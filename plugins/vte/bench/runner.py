@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-
-from contextlib import nullcontext
 
 from vte.bench import end_to_end, excel, extract, ingest, intake, profiling, transform
 from vte.bench.common import SCALES, StageResult
@@ -38,6 +38,38 @@ def machine() -> dict:
             "python": platform.python_version(), "load_average_at_start": os.getloadavg()}
 
 
+def memory_in_use_gib() -> float | None:
+    """The machine's memory in use (total less available), GiB; None where /proc/meminfo is missing."""
+    try:
+        info = {line.split(":")[0]: int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()}
+    except (OSError, ValueError, IndexError):
+        return None
+    return (info["MemTotal"] - info["MemAvailable"]) / 1024**2
+
+
+@contextmanager
+def memory_peak(every_seconds: float = 0.5) -> Iterator[dict]:
+    """Samples the machine's memory in use while the block runs; the dict receives the peak and the start."""
+    found: dict = {"memory_in_use_at_start_gib": memory_in_use_gib()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        peak = found["memory_in_use_at_start_gib"] or 0.0
+        while not stop.wait(every_seconds):
+            peak = max(peak, memory_in_use_gib() or 0.0)
+        found["memory_in_use_peak_gib"] = round(peak, 2)
+
+    sampler = threading.Thread(target=sample, name="bench-memory", daemon=True)
+    sampler.start()
+    try:
+        yield found
+    finally:
+        stop.set()
+        sampler.join()
+        if found["memory_in_use_at_start_gib"] is not None:
+            found["memory_in_use_at_start_gib"] = round(found["memory_in_use_at_start_gib"], 2)
+
+
 def parse_stages(text: str | None) -> list[str]:
     if not text:
         return list(STAGES)
@@ -51,13 +83,14 @@ def parse_stages(text: str | None) -> list[str]:
 def _run_stage(name: str, scale, bench_home: Path, profile_stem: Path | None, echo) -> StageResult:
     echo(f"[{datetime.now():%H:%M:%S}] {name} …")
     started = time.perf_counter()
-    with profiling.sampled(profile_stem) if profile_stem else nullcontext({}) as profiled:
+    with memory_peak() as memory, profiling.sampled(profile_stem) if profile_stem else nullcontext({}) as profiled:
         try:
             result = STAGES[name](scale, bench_home)
         except Exception as exc:  # one stage's failure is a result; the others still run
             result = StageResult(name, "failed", reason=f"{type(exc).__name__}: {exc}",
                                  details={"traceback": traceback.format_exc()[-4000:]})
     result.details.update(profiled)
+    result.details.update(memory)
     result.seconds = time.perf_counter() - started
     return result
 
