@@ -1,7 +1,8 @@
 """The institution registry: institutions and their API accounts.
 
-An account's secret is shown once, when it is created or rotated, and stored only encrypted.
-Every administrative action is recorded in ``ops.admin_audit`` (never with a secret).
+An account's secret is shown once, when it is created, rotated or replaced, and stored only encrypted.
+Every administrative action is recorded in ``ops.admin_audit`` (never with a secret). An institution's
+suspensions and closure (vte.lifecycle) travel with its account, so the intake can refuse their dates.
 """
 
 from __future__ import annotations
@@ -32,11 +33,28 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class StatusPeriod:
+    """Report dates an institution is not expected to report: ``from_date`` up to ``resumed_on`` (exclusive)."""
+
+    status: str  # suspended | closed
+    from_date: date
+    resumed_on: date | None = None  # the first date expected again; None while it lasts
+
+    def covers(self, day: date) -> bool:
+        return self.from_date <= day and (self.resumed_on is None or day < self.resumed_on)
+
+
+@dataclass(frozen=True)
 class ActiveAccount:
     access_key: str
     access_secret: str
     institution_code: str
     joined_on: date | None = None  # the institution's first report date: earlier dates are refused
+    status_periods: tuple[StatusPeriod, ...] = ()  # its suspensions and closure (registry.institution_status_periods)
+
+    def status_on(self, day: date) -> StatusPeriod | None:
+        """The suspension or closure that covers ``day``, or None when a report for it is expected."""
+        return next((period for period in self.status_periods if period.covers(day)), None)
 
 
 def audit(conn: psycopg.Connection, action: str, subject: str, **details) -> None:
@@ -110,6 +128,31 @@ def create_account(conn: psycopg.Connection, institution_code: str, settings: Se
     return Credentials(access_key, secret, institution_code)
 
 
+def replace_account(conn: psycopg.Connection, access_key: str, settings: Settings | None = None) -> Credentials:
+    """A new account for the institution of ``access_key``, which is revoked if it is still active.
+
+    Everything stays the institution's: landed versions, the warehouse's history and the feedback reports are
+    kept by institution code, so the new account continues them (its next report of a date is a new version).
+    """
+    with conn.transaction():
+        institution_code, status = _account_row(conn, access_key)
+        conn.execute("select 1 from registry.institutions where institution_code = %s for update", (institution_code,))
+        other = conn.execute(
+            "select access_key from registry.accounts"
+            " where institution_code = %s and status = 'active' and access_key <> %s", (institution_code, access_key)
+        ).fetchone()
+        if other is not None:
+            raise RegistryError(f"institution {institution_code} already has another active account, {other[0]}:"
+                                " replace or rotate that one")
+        if status == "active":
+            conn.execute("update registry.accounts set status = 'revoked', revoked_at = now() where access_key = %s",
+                         (access_key,))
+            audit(conn, "account.revoke", access_key, institution_code=institution_code)
+        creds = create_account(conn, institution_code, settings)
+        audit(conn, "account.replace", access_key, institution_code=institution_code, replaced_by=creds.access_key)
+    return creds
+
+
 def register(conn: psycopg.Connection, *, settings: Settings | None = None, **institution) -> Credentials:
     """Register an institution and open its account, in one transaction."""
     with conn.transaction():
@@ -180,17 +223,26 @@ def list_accounts(conn: psycopg.Connection) -> list[dict]:
 
 
 _ACCOUNTS = """
-    select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on
+    select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on,
+           (select json_agg(json_build_array(p.status, p.from_date, p.resumed_on) order by p.from_date)
+            from registry.institution_status_periods as p
+            where p.institution_code = a.institution_code) as status_periods
     from registry.accounts as a
     join registry.institutions as i on i.institution_code = a.institution_code
 """
 
 
+def _periods(rows: list | None) -> tuple[StatusPeriod, ...]:
+    return tuple(StatusPeriod(status, date.fromisoformat(start), date.fromisoformat(end) if end else None)
+                 for status, start, end in rows or ())
+
+
 def _account(row: tuple, settings: Settings | None) -> ActiveAccount | None:
-    access_key, institution_code, ciphertext, status, joined_on = row
+    access_key, institution_code, ciphertext, status, joined_on, periods = row
     if status != "active":
         return None
-    return ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code, joined_on)
+    return ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code, joined_on,
+                         _periods(periods))
 
 
 def account_statuses(conn: psycopg.Connection, settings: Settings | None = None) -> dict[str, ActiveAccount | None]:

@@ -126,9 +126,27 @@ def indicator_values(conn, built_at: datetime) -> dict[tuple, dict]:
     return expected
 
 
+def status_changes(conn, as_of: datetime) -> dict[str, list[tuple[int, date, str]]]:
+    """Institution code → its lifecycle changes made before ``as_of``: (change id, effective from, status)."""
+    out: dict[str, list[tuple[int, date, str]]] = defaultdict(list)
+    for code, change_id, effective_from, status in conn.execute(
+        "select institution_code, change_id, effective_from, status from registry.institution_status_changes"
+        " where set_at < %s", (as_of,)
+    ):
+        out[code].append((change_id, effective_from, status))
+    return out
+
+
+def is_expected(changes: list[tuple[int, date, str]], day: date) -> bool:
+    """Active on ``day``: the change made last among those effective by then says so (or there is none)."""
+    effective = [(change_id, status) for change_id, effective_from, status in changes if effective_from <= day]
+    return not effective or max(effective)[1] == "active"
+
+
 def completeness(conn, as_of: date, built_at: datetime) -> dict[tuple, dict]:
     """(level, entity_code, period_type, period_start) → days expected / received / late (+ missing dates)."""
     registry = institutions(conn, built_at)
+    changes = status_changes(conn, built_at)
     first_received = {}
     for institution, report_date, received_at in conn.execute(
         "select institution_code, report_date, min(received_at) from raw.submissions where loaded_at < %s"
@@ -139,6 +157,9 @@ def completeness(conn, as_of: date, built_at: datetime) -> dict[tuple, dict]:
     for code, inst in registry.items():
         day = inst["joined_on"]
         while day <= as_of:
+            if not is_expected(changes[code], day):
+                day += timedelta(days=1)
+                continue
             received_at = first_received.get((code, day))
             deadline = datetime.combine(day + timedelta(days=2), time(), SHANGHAI)
             for period_type in PERIOD_TYPES:

@@ -27,6 +27,7 @@ SCOPED_TABLES = {  # every marts relation an analyst is scoped in, and the colum
     "dim_institutions": "institution_code", "dim_departments": "institution_code",
     "fct_department_days": "institution_code", "fct_quarantined_rows": "institution_code",
     "fct_warning_rows": "institution_code", "fct_indicator_values": "entity", "fct_reporting_completeness": "entity",
+    "fct_institution_funnel": "institution_code",
 }  # fct_indicator_values_history fills only through publications: tests/e2e/test_publication_worlds.py
 
 
@@ -68,7 +69,7 @@ def test_an_analyst_cannot_read_anything_else(province_analyst, relation):
 
 
 def test_five_documented_queries_run_as_the_analyst(province_analyst):
-    assert len(QUERIES) == 5
+    assert len(QUERIES) == 6
     for sql in QUERIES:
         assert read(province_analyst, sql), sql
 
@@ -117,6 +118,11 @@ def test_the_province_totals_only_where_granted(db, city_analyst):
     with_totals = create_analyst("wz_director", WENZHOU, "--province-totals")
     assert read(with_totals, "select count(*) from marts.fct_indicator_values where level = 'province'")[0][0] > 0
     assert not read(with_totals, f"select 1 from marts.fct_indicator_values where entity_code = '{HANGZHOU_COUNTY}'")
+    # The funnel shows the province's rate beside the institution's: only with the province totals too.
+    assert not read(city_analyst, "select 1 from marts.fct_institution_funnel where region_level = 'province'")
+    assert read(with_totals, "select count(*) from marts.fct_institution_funnel where region_level = 'province'"
+                )[0][0] > 0
+    assert not read(with_totals, "select 1 from marts.fct_institution_funnel where region_code = '330100'")
 
 
 def test_a_revoked_analyst_can_no_longer_log_in(province):

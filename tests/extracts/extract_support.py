@@ -13,17 +13,26 @@ def sheet_records(path, sheet: str) -> list[dict]:
     return [dict(zip(rows[0], row)) for row in rows[1:]]
 
 
+BANDS = {"above_998": 1, "above_95": 2, "within": 3, "below_95": 4, "below_998": 5}
+
+
 def check_ranks(rows: list[dict], higher_is_better: bool) -> None:
-    """Reliable rows (denominator >= 20) ranked best first, ties sharing a rank; the others flagged, unranked, last."""
-    reliable = [r for r in rows if r["分母 Denominator"] >= 20 and r["指标值(%) Rate (%)"] is not None]
-    unreliable = [r for r in rows if r not in reliable]
-    assert rows == reliable + unreliable, "flagged rows come after the ranked ones"
-    assert all(r["排名 Rank"] is None and "不排名" in r["说明 Note"] for r in unreliable)
-    assert all(r["说明 Note"] is None for r in reliable)
-    best_first = sorted(r["指标值(%) Rate (%)"] for r in reliable)[::-1 if higher_is_better else 1]
-    assert [r["指标值(%) Rate (%)"] for r in reliable] == best_first
-    for r in reliable:
-        better = [o for o in reliable
-                  if (o["指标值(%) Rate (%)"] > r["指标值(%) Rate (%)"]) == higher_is_better
-                  and o["指标值(%) Rate (%)"] != r["指标值(%) Rate (%)"]]
-        assert r["排名 Rank"] == len(better) + 1
+    """Institutions with a rate ranked by their funnel position (better than the region first), then by rate,
+    ties sharing a rank, whatever their denominator; those without a rate unranked, last."""
+    position = "漏斗图位置 Funnel position"
+    ranked = [r for r in rows if r["指标值(%) Rate (%)"] is not None]
+    unranked = [r for r in rows if r not in ranked]
+    assert rows == ranked + unranked, "rows without a rate come after the ranked ones"
+    assert all(r["排名 Rank"] is None and "不排名" in r["说明 Note"] for r in unranked)
+
+    def order(r):
+        band = BANDS[next(k for k in BANDS if r[position].startswith(
+            {"above_998": "高于99.8", "above_95": "高于95", "within": "控制限内", "below_95": "低于95",
+             "below_998": "低于99.8"}[k]))]
+        band = band if higher_is_better else 6 - band
+        return band, -r["指标值(%) Rate (%)"] if higher_is_better else r["指标值(%) Rate (%)"]
+
+    assert [order(r) for r in ranked] == sorted(order(r) for r in ranked)
+    for r in ranked:
+        assert r["排名 Rank"] == 1 + sum(order(o) < order(r) for o in ranked)
+        assert r["说明 Note"] is None or "分母过小" in r["说明 Note"]

@@ -22,7 +22,8 @@ from extract_support import MONTH, check_ranks, sheet_records
 
 pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to build
 
-SHEETS = ["概览 Overview", "机构明细 Institutions", "区县 Counties", "排名 Ranking", "上报完整性 Completeness",
+SHEETS = ["概览 Overview", "机构明细 Institutions", "区县 Counties", "排名 Ranking", "漏斗图 Funnel plot",
+          "上报完整性 Completeness",
           "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "说明 About"]
 RESTATEMENT = "修订说明 Restatement"  # before About, in a revision that follows one of another publication
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -98,7 +99,7 @@ def test_institution_and_county_sheets_equal_the_marts(province_month, marts, pu
             _check_indicator_row(record, published[(record[code_header], record["指标编号 Indicator ID"])])
 
 
-def test_ranking_orders_reliable_denominators_and_flags_small_ones(province_month, marts):
+def test_ranking_orders_by_funnel_position_then_rate(province_month, marts):
     ranking = sheet_records(province_month.files[0], "排名 Ranking")
     targets = dict(marts.execute(
         "select indicator_id, higher_is_better from marts.dim_indicators where target_rate is not null").fetchall())
@@ -148,12 +149,44 @@ def test_trend_covers_twelve_months_and_both_charts_are_native(province_month, m
         " and period_type = 'month' and indicator_id in ('B.1.1', 'B.1.4', 'B.2.2') and rate is not null")}
     for record in trend:
         for header, value in record.items():
-            if header != "月份 Month":
+            if header.split(" ")[0] in ("B.1.1", "B.1.4", "B.2.2"):  # the marks beside them: test_partial_…
                 assert value == published.get((record["月份 Month"], header.split(" ")[0])), (record, header)
     with zipfile.ZipFile(province_month.files[0]) as package:
         charts = sorted(n for n in package.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
         kinds = [re.findall(r"<c:(lineChart|barChart)>", package.read(n).decode()) for n in charts]
     assert sorted(k for found in kinds for k in found) == ["barChart", "lineChart"]
+
+
+def test_the_funnel_sheet_equals_the_marts_with_one_chart_per_target_indicator(province_month, marts):
+    start = parse_period(MONTH).start
+    published = {(r[0], r[1]): r[2:] for r in marts.execute(
+        "select institution_code, indicator_id, denominator, rate, regional_rate, lower_998_limit, lower_95_limit,"
+        " upper_95_limit, upper_998_limit from marts.fct_institution_funnel where region_level = 'province'"
+        " and region_code = '330000' and period_type = 'month' and period_start = %s", (start,))}
+    funnel = sheet_records(province_month.files[0], "漏斗图 Funnel plot")
+    assert len(funnel) == len(published) > 0
+    for r in funnel:
+        expected = published[(r["机构编码 Institution code"], r["指标编号 Indicator ID"])]
+        assert (r["分母 Denominator"], r["指标值(%) Rate (%)"], r["区域值(%) Regional rate (%)"],
+                r["99.8%下限(%) Lower 99.8% limit (%)"], r["95%下限(%) Lower 95% limit (%)"],
+                r["95%上限(%) Upper 95% limit (%)"], r["99.8%上限(%) Upper 99.8% limit (%)"]) == \
+            tuple(_as_float(v) for v in expected)
+    with zipfile.ZipFile(province_month.files[0]) as package:
+        scatter = [n for n in package.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)
+                   and "<c:scatterChart>" in package.read(n).decode()]
+    assert len(scatter) == len({r["指标编号 Indicator ID"] for r in funnel})
+
+
+def test_partial_periods_are_marked(published_pipeline, marts):
+    """The pipeline's last month (October 2026, reported through the 31st but the as-of date is today) and a
+    finished month with every expected day in show their marks as fct_indicator_values says."""
+    rows = dict(marts.execute(
+        "select period_start, is_partial_period from marts.fct_indicator_values where level = 'province'"
+        " and period_type = 'month' and indicator_id = 'B.1.1'").fetchall())
+    extract = create_extract(parse_period(MONTH), actor="test", settings=published_pipeline.settings)
+    overview = sheet_records(extract.files[0], "概览 Overview")
+    partial = rows[parse_period(MONTH).start]
+    assert all((r["部分期间 Partial period"] is not None) == partial for r in overview)
 
 
 def test_csv_files_hold_the_same_tables_with_a_byte_order_mark(province_month):

@@ -4,7 +4,8 @@ Each run (vte_monitor, hourly and after each publication):
 
 1. bridges the rows the gate and the publish step wrote in ops.alerts since the last run (vte.alerts.bridge);
 2. finds, for the report dates whose D+1 deadline has passed (a report for D is due before D+2 00:00
-   Asia/Shanghai, as in int_report_days_summarized), the active institutions with no report
+   Asia/Shanghai, as in int_report_days_summarized) and on which the institution is expected to report
+   (neither suspended nor closed: registry.institution_status_periods), the institutions with no report
    (missing_report, at the county), the reports that arrived late (late_report, info), and the
    institutions missing several days in a row (consecutive_missing: ESCALATE_TO_CITY_DAYS days raise it to
    the city, ESCALATE_TO_PROVINCE_DAYS days to the province, critical);
@@ -97,12 +98,20 @@ def _resolve(conn, rows, now: datetime, report: DetectionReport, kind: str) -> N
 
 # --- missing and late reports -------------------------------------------------------------------------
 
-MISSING = """
+def not_expected_on(institution_code: str, day: str) -> str:
+    """SQL: the institution is suspended or closed on the report date (vte.lifecycle)."""
+    return f"""exists (
+      select from registry.institution_status_periods as periods
+      where periods.institution_code = {institution_code} and periods.from_date <= {day}
+        and (periods.resumed_on is null or {day} < periods.resumed_on))"""
+
+
+MISSING = f"""
 select institutions.institution_code, institutions.county_code, days.day::date as report_date
 from registry.institutions
 cross join lateral
     generate_series(greatest(institutions.joined_on, %(first)s), %(last)s, interval '1 day') as days (day)
-where institutions.status = 'active'
+where not {not_expected_on("institutions.institution_code", "days.day::date")}
   and not exists (
       select from raw.submissions
       where submissions.institution_code = institutions.institution_code and submissions.report_date = days.day::date)
@@ -125,7 +134,7 @@ def missing_reports(conn: psycopg.Connection, scope: Scope, now: datetime) -> li
     return findings
 
 
-LATE = """
+LATE = f"""
 with recent as (
     select distinct institution_code, report_date from raw.submissions where received_at >= %(since)s
 )
@@ -137,6 +146,8 @@ having min(submissions.received_at) >= (submissions.report_date + 2)::timestamp 
    and min(submissions.received_at) >= %(since)s
    -- a back-fill of older days is not news: the marts' timeliness keeps it, the alerts do not repeat it
    and submissions.report_date >= %(first_date)s
+   -- landed before the institution was suspended or closed from that date on: no longer expected
+   and not {not_expected_on("submissions.institution_code", "submissions.report_date")}
 order by 1, 2
 """
 
@@ -162,14 +173,19 @@ def late_reports(conn: psycopg.Connection, scope: Scope, now: datetime) -> list[
     return findings
 
 
-STREAKS = """
+# A streak starts after the last report, or when the institution last resumed, whichever is later.
+STREAKS = f"""
 select institutions.institution_code, institutions.county_code,
        greatest(institutions.joined_on, (
            select max(submissions.report_date) + 1 from raw.submissions
            where submissions.institution_code = institutions.institution_code
-             and submissions.report_date <= %(last)s)) as streak_start
+             and submissions.report_date <= %(last)s), (
+           select max(periods.resumed_on) from registry.institution_status_periods as periods
+           where periods.institution_code = institutions.institution_code
+             and periods.resumed_on <= %(last)s)) as streak_start
 from registry.institutions
-where institutions.status = 'active' and institutions.joined_on <= %(last)s
+where institutions.joined_on <= %(last)s
+  and not {not_expected_on("institutions.institution_code", "%(last)s::date")}
 order by 1
 """
 
@@ -195,7 +211,7 @@ def consecutive_missing(conn: psycopg.Connection, scope: Scope, now: datetime) -
     return findings
 
 
-RESOLVABLE_MISSING = """
+RESOLVABLE_MISSING = f"""
 select alerts.alert_id,
        case when exists (
                 select from raw.submissions
@@ -210,8 +226,9 @@ where alerts.kind = 'missing_report' and alerts.state <> 'resolved'
            select from raw.submissions
            where submissions.institution_code = alerts.institution_code
              and submissions.report_date = (alerts.details ->> 'report_date')::date)
-       or institutions.status is distinct from 'active'
-       or institutions.joined_on > (alerts.details ->> 'report_date')::date)
+       or institutions.institution_code is null
+       or institutions.joined_on > (alerts.details ->> 'report_date')::date
+       or {not_expected_on("alerts.institution_code", "(alerts.details ->> 'report_date')::date")})
 """
 
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from vte.cli import accounts, analysts, calculate, generate, intake, pipeline, review, stack, warehouse
+from vte.cli import accounts, analysts, calculate, generate, institutions, intake, pipeline, review, stack, warehouse
 from vte.cli import alerts as alerts_command
 from vte.cli import bench as bench_command
 from vte.cli import console as console_command
@@ -25,6 +25,7 @@ app = typer.Typer(
 # Platform
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(institutions.app, name="institutions")
 app.add_typer(analysts.app, name="analysts")
 app.command("generate")(generate.generate)
 # Hospitals' channels

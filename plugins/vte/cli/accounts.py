@@ -96,6 +96,21 @@ def rotate(
 
 
 @app.command()
+def replace(
+    access_key: str = typer.Argument(..., help="The institution's revoked (or still active) account."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Give the institution a new account in place of this one (revoked now if still active); prints the secret
+    once. Its reports, versions and feedback stay the institution's and continue under the new account."""
+    try:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
+            creds = registry.replace_account(conn, access_key)
+    except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
+        _fail(exc)
+    _print_credentials(creds, as_json)
+
+
+@app.command()
 def revoke(access_key: str = typer.Argument(..., help="The account to close.")) -> None:
     """Revoke an account: its requests are refused from now on."""
     try:

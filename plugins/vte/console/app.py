@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from vte.config import Settings, get_settings
 from vte.console import db, security, web
-from vte.console.pages import alerts, auth, indicators, monitoring, review
+from vte.console.pages import alerts, auth, data_docs, indicators, monitoring, review
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -36,8 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key = security.console_key(settings)
     app.add_middleware(security.SecurityHeaders)
+    app.add_middleware(data_docs.DataDocsPolicy)  # added last, so it wraps the headers above
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for page in (auth, monitoring, indicators, review, alerts):
+    for page in (auth, monitoring, indicators, review, alerts, data_docs):
         app.include_router(page.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -80,6 +80,10 @@ def _record_upload(request: Request, upload: Upload) -> None:
         record.update(submission_id=only["submissionId"], version=only["version"], duplicate=only["duplicate"])
 
 
+DATE_REFUSALS = {"month_locked": ResultCode.MONTH_LOCKED, "institution_suspended": ResultCode.INSTITUTION_SUSPENDED,
+                 "institution_closed": ResultCode.INSTITUTION_CLOSED}
+
+
 def _upload_reply(upload: Upload) -> Reply:
     file = {"fileName": upload.file_name, "sha256": upload.sha256, "rowCount": upload.row_count}
     if upload.accepted:
@@ -91,8 +95,11 @@ def _upload_reply(upload: Upload) -> Reply:
     message = (f"Excel 文件校验未通过，未保存任何数据：共 {count} 处问题 / "
                f"The workbook was refused and nothing was stored: {count} problem(s)")
     errors = [e.to_dict() for e in upload.errors[:MAX_PROBLEMS_SHOWN]]
-    # A workbook whose every cell is right but whose dates fall in a locked month: the lock's own code.
-    code = ResultCode.MONTH_LOCKED if all(e.code == "month_locked" for e in upload.errors) else ResultCode.INVALID_PAYLOAD
+    # A workbook whose every cell is right but whose dates fall in a locked month, or on dates the institution is
+    # suspended or closed: that refusal's own code.
+    kinds = {e.code for e in upload.errors}
+    code = DATE_REFUSALS[kinds.pop()] if len(kinds) == 1 and kinds <= DATE_REFUSALS.keys() else \
+        ResultCode.INVALID_PAYLOAD
     return Reply(code, {**file, "errorCount": count, "errors": errors}, message=message)
 
 
@@ -187,12 +194,15 @@ async def upload_api(request: Request) -> JSONResponse:
 
 async def _receive_workbook(request: Request, form: UploadForm, institution_code: str, access_key: str,
                             joined_on) -> Upload:
-    """Parse and land the uploaded workbook off the event loop; locked months refuse their dates."""
+    """Parse and land the uploaded workbook off the event loop; locked months, and the dates the institution is
+    suspended or closed (its account's, in the request's record), refuse their dates."""
     service = _service(request)
+    periods = request.state.record.get("status_periods", ())
     return await run_in_threadpool(
         receive_workbook, service.landing, institution_code=institution_code, access_key=access_key,
         file_name=form.file_name, content=form.content, earliest=joined_on,
-        refusing_lock=lambda report_date: service.locks.refusing_lock(institution_code, report_date))
+        refusing_lock=lambda report_date: service.locks.refusing_lock(institution_code, report_date),
+        status_on=lambda report_date: next((p for p in periods if p.covers(report_date)), None))
 
 
 async def _receive(request: Request, form: UploadForm, institution_code: str, access_key: str,
@@ -219,7 +229,7 @@ def _current_session(request: Request) -> Session | None:
     if status is not KeyStatus.ACTIVE or not sessions.still_valid(session, account.access_secret):
         return None
     request.state.record.update(access_key=session.access_key, institution_code=session.institution_code,
-                                joined_on=account.joined_on)
+                                joined_on=account.joined_on, status_periods=account.status_periods)
     return session
 
 

@@ -21,7 +21,9 @@ from vte import submission
 from vte.excel.inspection import inspect_workbook
 from vte.excel.isolation import parse_isolated
 from vte.excel.parser import MAX_BYTES, CellError, ParsedWorkbook
+from vte.intake.accounts import StatusRefusal
 from vte.landing import LandingZone, write_durably
+from vte.registry import StatusPeriod
 from vte.review.locks import MonthLock
 
 WORKBOOKS_DIR = "_workbooks"
@@ -75,10 +77,26 @@ def rule_warnings(parsed: ParsedWorkbook, index: int) -> list[dict]:
     return found
 
 
-def _locked_dates(parsed: ParsedWorkbook, refusing_lock: Callable[[date], MonthLock | None]) -> list[CellError]:
-    """One refusal per date of a locked month, at the date's first cell."""
+def _inactive_dates(parsed: ParsedWorkbook, status_on: Callable[[date], StatusPeriod | None]) -> list[CellError]:
+    """One refusal per date the institution is suspended or closed on, at the date's first cell."""
     errors = []
     for index, payload in enumerate(parsed.submissions):
+        report_date = date.fromisoformat(payload["date"])
+        period = status_on(report_date)
+        if period is not None:
+            sheet, cell = parsed.cell_of(index, 0, "date")
+            errors.append(CellError(f"institution_{period.status}", *StatusRefusal(report_date, period).detail(),
+                                    sheet, cell, "date"))
+    return errors
+
+
+def _locked_dates(parsed: ParsedWorkbook, refusing_lock: Callable[[date], MonthLock | None],
+                  skip: set[str] = frozenset()) -> list[CellError]:
+    """One refusal per date of a locked month (but those in ``skip``, refused already), at the date's first cell."""
+    errors = []
+    for index, payload in enumerate(parsed.submissions):
+        if payload["date"] in skip:
+            continue
         report_date = date.fromisoformat(payload["date"])
         lock = refusing_lock(report_date)
         if lock is not None:
@@ -95,10 +113,12 @@ def receive_workbook(landing: LandingZone, *, institution_code: str, access_key:
                      content: bytes, max_bytes: int = MAX_BYTES, today: date | None = None,
                      earliest: date | None = None, parse_memory_mb: int | None = None,
                      parse_seconds: float | None = None,
-                     refusing_lock: Callable[[date], MonthLock | None] | None = None) -> Upload:
-    """Check the workbook and, only if every cell is right and no date is locked, land each of its dates.
+                     refusing_lock: Callable[[date], MonthLock | None] | None = None,
+                     status_on: Callable[[date], StatusPeriod | None] | None = None) -> Upload:
+    """Check the workbook and, only if every cell is right and no date is refused, land each of its dates.
 
-    ``refusing_lock(date)`` names the lock that refuses a date (vte.review.locks), or None.
+    ``refusing_lock(date)`` names the lock that refuses a date (vte.review.locks), or None; ``status_on(date)``
+    the institution's suspension or closure that covers it (vte.lifecycle), or None.
 
     Any content gives an Upload (refused or accepted); only landing's OSError propagates. ``parse_memory_mb``
     and ``parse_seconds`` override the child's limits (``VTE_INTAKE_WORKBOOK_MEMORY_MB`` / ``_SECONDS``).
@@ -114,7 +134,9 @@ def receive_workbook(landing: LandingZone, *, institution_code: str, access_key:
     if not parsed.ok:
         upload.errors = parsed.errors
         return upload
-    upload.errors = _locked_dates(parsed, refusing_lock) if refusing_lock else []
+    inactive = _inactive_dates(parsed, status_on) if status_on else []
+    refused = {p["date"] for p in parsed.submissions if status_on and status_on(date.fromisoformat(p["date"]))}
+    upload.errors = inactive + (_locked_dates(parsed, refusing_lock, refused) if refusing_lock else [])
     if upload.errors:
         return upload
     source_file = {"name": name, "sha256": digest, "path": keep_workbook(landing, institution_code, content, digest)}

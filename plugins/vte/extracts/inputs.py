@@ -25,7 +25,10 @@ from vte.publication.history import Change, Submission
 
 INPUTS_NAME = "inputs.json.gz"
 # Raised when the stored form changes, so an older revision's inputs are read the way they were written.
-INPUTS_FORMAT = 1
+# 2: the snapshot holds the funnel, and its values whether they are partial and their denominators small;
+# format 1 inputs read with no funnel and without those marks.
+INPUTS_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 _TAGS = ("$date", "$datetime", "$decimal")
 
 
@@ -153,8 +156,9 @@ def loads(data: bytes) -> ExtractInputs:
         document = _decode(json.loads(gzip.decompress(data).decode("utf-8")))
     except (OSError, EOFError, ValueError) as exc:
         raise InputsError(f"the stored inputs cannot be read: {exc}") from exc
-    if document.get("format") != INPUTS_FORMAT:
-        raise InputsError(f"stored inputs of format {document.get('format')!r}; this version reads {INPUTS_FORMAT}")
+    if document.get("format") not in READABLE_FORMATS:
+        raise InputsError(f"stored inputs of format {document.get('format')!r}; this version reads "
+                          f"{', '.join(map(str, READABLE_FORMATS))}")
     restatement = document["restatement"]
     return ExtractInputs(
         snapshot=_snapshot(document["snapshot"]),

@@ -9,7 +9,7 @@ while an extract reads, a new publication cannot complete, and the publication r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -20,10 +20,9 @@ from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
 READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_values",
-               "fct_reporting_completeness", "fct_department_days", "fct_quarantined_rows", "fct_warning_rows")
+               "fct_institution_funnel", "fct_reporting_completeness", "fct_department_days",
+               "fct_quarantined_rows", "fct_warning_rows")
 TREND_MONTHS = 12
-# Below this denominator a rate moves too much with one patient to rank an institution by it.
-RELIABLE_DENOMINATOR = 20
 
 
 class ExtractDataError(LookupError):
@@ -64,6 +63,9 @@ class Snapshot:
     data_quality: list[dict]
     trend: list[dict]
     target_indicators: list[dict]
+    # The region's institutions against its rate with the control limits (fct_institution_funnel); empty in the
+    # inputs of revisions written before the funnel existed.
+    funnel: list[dict] = field(default_factory=list)
 
 
 # Institutions of the region that had joined by the end of the period.
@@ -84,7 +86,9 @@ _INDICATOR_COLUMNS = """
     dim_indicators.target_rate as target,
     indicator_values.meets_target,
     indicator_values.rate_same_period_last_year,
-    round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_pp
+    round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_pp,
+    indicator_values.is_partial_period,
+    indicator_values.is_small_denominator
 """
 
 _OVERVIEW = f"""
@@ -124,35 +128,69 @@ _BY_COUNTY = f"""
     order by counties.county_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
 """
 
+# Institutions compared fairly: by where each lies against the funnel's control limits around the region's rate
+# (fct_institution_funnel), better than the region beyond 99.8 % first and worse beyond 99.8 % last, then by
+# rate within each band. An institution without a rate (denominator 0) is listed last, unranked.
+_FUNNEL_BAND = """
+    case funnel.funnel_flag
+        when 'above_998' then 1 when 'above_95' then 2 when 'within' then 3 when 'below_95' then 4
+        when 'below_998' then 5
+    end
+"""
+
 _RANKING = f"""
     with institutions as ({_REGION_INSTITUTIONS}),
     candidates as (
         select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.higher_is_better,
             institutions.institution_code, institutions.institution_name,
             indicator_values.numerator, indicator_values.denominator, indicator_values.rate,
-            indicator_values.target, indicator_values.meets_target,
-            coalesce(indicator_values.rate is not null
-                     and indicator_values.denominator >= {RELIABLE_DENOMINATOR}, false) as is_reliable
+            indicator_values.target, indicator_values.meets_target, indicator_values.is_small_denominator,
+            indicator_values.is_partial_period, funnel.funnel_flag, funnel.regional_rate,
+            funnel.lower_95_limit, funnel.upper_95_limit,
+            case when dim_indicators.higher_is_better then {_FUNNEL_BAND} else 6 - {_FUNNEL_BAND} end as band
         from marts.dim_indicators
         inner join extract_indicator_values as indicator_values
             on indicator_values.indicator_id = dim_indicators.indicator_id
             and indicator_values.level = 'institution'
             and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
         inner join institutions on institutions.institution_code = indicator_values.entity_code
+        left join marts.fct_institution_funnel as funnel
+            on funnel.region_level = %(level)s and funnel.region_code = %(region)s
+            and funnel.institution_code = indicator_values.entity_code
+            and funnel.indicator_id = indicator_values.indicator_id
+            and funnel.period_type = indicator_values.period_type
+            and funnel.period_start = indicator_values.period_start
         where dim_indicators.target_rate is not null
     ),
     ranked as (
         select candidates.*,
             rank() over (
-                partition by candidates.indicator_id, candidates.is_reliable
-                order by case when candidates.higher_is_better then candidates.rate else -candidates.rate end desc
+                partition by candidates.indicator_id, candidates.band is null
+                order by candidates.band,
+                    case when candidates.higher_is_better then candidates.rate else -candidates.rate end desc
             ) as position
         from candidates
     )
-    select indicator_id, name_zh, case when is_reliable then position end as rank, institution_code,
-        institution_name, numerator, denominator, rate, target, meets_target, is_reliable
+    select indicator_id, name_zh, higher_is_better, case when band is not null then position end as rank,
+        institution_code, institution_name, numerator, denominator, rate, target, meets_target, funnel_flag,
+        regional_rate, lower_95_limit, upper_95_limit, is_small_denominator, is_partial_period
     from ranked
-    order by indicator_id, is_reliable desc, position, institution_code
+    order by indicator_id, band is null, position, institution_code
+"""
+
+# The funnel plot's points and limits: the region's institutions on each target indicator, by denominator.
+_FUNNEL = f"""
+    with institutions as ({_REGION_INSTITUTIONS})
+    select funnel.indicator_id, dim_indicators.name_zh, dim_indicators.higher_is_better,
+        funnel.institution_code, funnel.institution_name, funnel.numerator, funnel.denominator, funnel.rate,
+        funnel.regional_rate, funnel.lower_998_limit, funnel.lower_95_limit, funnel.upper_95_limit,
+        funnel.upper_998_limit, funnel.funnel_flag, funnel.is_small_denominator, funnel.is_partial_period
+    from marts.fct_institution_funnel as funnel
+    inner join marts.dim_indicators on dim_indicators.indicator_id = funnel.indicator_id
+    where funnel.region_level = %(level)s and funnel.region_code = %(region)s
+        and funnel.period_type = %(period_type)s and funnel.period_start = %(start)s
+        and funnel.institution_code in (select institution_code from institutions)
+    order by funnel.indicator_id, funnel.denominator, funnel.institution_code
 """
 
 _COMPLETENESS = f"""
@@ -229,7 +267,8 @@ _TARGET_INDICATORS = """
 """
 
 _TREND = """
-    select indicator_values.period_start as month_start, indicator_values.indicator_id, indicator_values.rate
+    select indicator_values.period_start as month_start, indicator_values.indicator_id, indicator_values.rate,
+        indicator_values.is_partial_period, indicator_values.is_small_denominator
     from extract_indicator_values as indicator_values
     inner join marts.dim_indicators on dim_indicators.indicator_id = indicator_values.indicator_id
     where indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
@@ -313,10 +352,19 @@ def reporting_cities(conn: psycopg.Connection, period: Period) -> list[str]:
 
 
 def _trend(conn, params: dict, targets: list[dict]) -> list[dict]:
+    """One row a month: each target indicator's rate, whether the month is partial, and the indicators whose
+    denominator is small."""
     months = params["months"]
-    rates = {(r["month_start"], r["indicator_id"]): r["rate"] for r in conn.execute(_TREND, params).fetchall()}
-    return [{"month": f"{m:%Y-%m}", **{t["indicator_id"]: rates.get((m, t["indicator_id"])) for t in targets}}
-            for m in months]
+    found = {(r["month_start"], r["indicator_id"]): r for r in conn.execute(_TREND, params).fetchall()}
+    rows = []
+    for m in months:
+        values = [found.get((m, t["indicator_id"])) for t in targets]
+        rows.append({"month": f"{m:%Y-%m}",
+                     **{t["indicator_id"]: v and v["rate"] for t, v in zip(targets, values)},
+                     "is_partial_period": any(v["is_partial_period"] for v in values if v),
+                     "small_denominators": [t["indicator_id"] for t, v in zip(targets, values)
+                                            if v and v["is_small_denominator"]]})
+    return rows
 
 
 def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | None) -> Snapshot:
@@ -352,4 +400,5 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             data_quality=rows(_DATA_QUALITY),
             trend=_trend(cur, params, targets),
             target_indicators=targets,
+            funnel=rows(_FUNNEL),
         )

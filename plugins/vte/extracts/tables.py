@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from vte.extracts.query import RELIABLE_DENOMINATOR, Snapshot
+from vte.extracts.query import Snapshot
 
 Cell = str | int | Decimal | None
 
@@ -50,16 +50,37 @@ INDICATOR_COLUMNS = (
     Column("met", "是否达标", "Met target"),
     Column("rate_same_period_last_year", "去年同期(%)", "Same period last year (%)", "rate"),
     Column("change_pp", "同比变化(百分点)", "Change (percentage points)", "rate"),
+    Column("partial", "部分期间", "Partial period"),
+    Column("small_denominator", "分母过小", "Small denominator"),
 )
+# The marks of a value: its period not over or its expected days not all in (fct_indicator_values
+# .is_partial_period), and a denominator too small for a stable rate (.is_small_denominator).
+PARTIAL = "部分 partial"
+SMALL = "分母过小 small"
+PARTIAL_NOTE = ("部分期间：期间未结束或应报数据未齐，数值仍会变化 partial: the period is not over or its expected "
+                "reports are not all in; the value will change")
+SMALL_NOTE = ("分母过小：n×p<5 或 n×(1−p)<5（p 为全省比例），比率不稳定 small denominator: n×p or n×(1−p) under 5 "
+              "at the province's proportion p; the rate is unstable")
+FUNNEL_FLAGS = {
+    "above_998": "高于99.8%控制限 above the 99.8% limit", "above_95": "高于95%控制限 above the 95% limit",
+    "within": "控制限内 within the limits", "below_95": "低于95%控制限 below the 95% limit",
+    "below_998": "低于99.8%控制限 below the 99.8% limit",
+}
 
 
 def _met(value: bool | None) -> str | None:
     return None if value is None else ("达标 met" if value else "未达标 not met")
 
 
+def _mark(value: bool | None, text: str) -> str | None:
+    return text if value else None
+
+
 def _indicator_cells(row: dict) -> tuple[Cell, ...]:
     derived = {"supplementary": "补充 supplementary" if row["is_supplementary"] else None,
-               "met": _met(row["meets_target"])}
+               "met": _met(row["meets_target"]),
+               "partial": _mark(row.get("is_partial_period"), PARTIAL),
+               "small_denominator": _mark(row.get("is_small_denominator"), SMALL)}
     return tuple(derived[c.key] if c.key in derived else row[c.key] for c in INDICATOR_COLUMNS)
 
 
@@ -84,7 +105,16 @@ def by_county(snapshot: Snapshot) -> Table:
         (r["county_code"], r["county_name"], *_indicator_cells(r)) for r in snapshot.counties))
 
 
+def _better(flag: str | None, higher_is_better: bool | None) -> str | None:
+    """Whether a flag beyond the limits means better or worse than the region, in words."""
+    if flag is None or flag == "within" or higher_is_better is None:
+        return None
+    return "优于区域 better than the region" if flag.startswith("above") == higher_is_better \
+        else "差于区域 worse than the region"
+
+
 def ranking(snapshot: Snapshot) -> Table:
+    """Institutions ranked by where they lie against the funnel's control limits, then by rate."""
     columns = (
         Column("indicator_id", "指标编号", "Indicator ID"), Column("name_zh", "指标名称", "Indicator"),
         Column("rank", "排名", "Rank", "count"),
@@ -92,13 +122,56 @@ def ranking(snapshot: Snapshot) -> Table:
         Column("institution_name", "机构名称", "Institution"),
         Column("numerator", "分子", "Numerator", "count"), Column("denominator", "分母", "Denominator", "count"),
         Column("rate", "指标值(%)", "Rate (%)", "rate"), Column("target", "目标值(%)", "Target (%)", "rate"),
-        Column("met", "是否达标", "Met target"), Column("note", "说明", "Note"),
+        Column("met", "是否达标", "Met target"),
+        Column("regional_rate", "区域值(%)", "Regional rate (%)", "rate"),
+        Column("lower_95_limit", "95%下限(%)", "Lower 95% limit (%)", "rate"),
+        Column("upper_95_limit", "95%上限(%)", "Upper 95% limit (%)", "rate"),
+        Column("funnel_flag", "漏斗图位置", "Funnel position"),
+        Column("versus_region", "与区域比较", "Versus the region"),
+        Column("partial", "部分期间", "Partial period"),
+        Column("note", "说明", "Note"),
     )
-    note = f"分母不足{RELIABLE_DENOMINATOR}，不排名 denominator under {RELIABLE_DENOMINATOR}, not ranked"
+    no_rate = "分母为0，无指标值，不排名 denominator 0: no rate, not ranked"
     return Table("ranking", "排名 Ranking", columns, tuple(
         (r["indicator_id"], r["name_zh"], r["rank"], r["institution_code"], r["institution_name"], r["numerator"],
-         r["denominator"], r["rate"], r["target"], _met(r["meets_target"]), None if r["is_reliable"] else note)
+         r["denominator"], r["rate"], r["target"], _met(r["meets_target"]), r.get("regional_rate"),
+         r.get("lower_95_limit"), r.get("upper_95_limit"), FUNNEL_FLAGS.get(r.get("funnel_flag")),
+         _better(r.get("funnel_flag"), r.get("higher_is_better")), _mark(r.get("is_partial_period"), PARTIAL),
+         no_rate if r["rank"] is None else _mark(r.get("is_small_denominator"), SMALL_NOTE))
         for r in snapshot.ranking))
+
+
+FUNNEL_COLUMNS = (
+    Column("indicator_id", "指标编号", "Indicator ID"), Column("name_zh", "指标名称", "Indicator"),
+    Column("institution_code", "机构编码", "Institution code"),
+    Column("institution_name", "机构名称", "Institution"),
+    Column("numerator", "分子", "Numerator", "count"), Column("denominator", "分母", "Denominator", "count"),
+    Column("rate", "指标值(%)", "Rate (%)", "rate"),
+    Column("regional_rate", "区域值(%)", "Regional rate (%)", "rate"),
+    Column("lower_998_limit", "99.8%下限(%)", "Lower 99.8% limit (%)", "rate"),
+    Column("lower_95_limit", "95%下限(%)", "Lower 95% limit (%)", "rate"),
+    Column("upper_95_limit", "95%上限(%)", "Upper 95% limit (%)", "rate"),
+    Column("upper_998_limit", "99.8%上限(%)", "Upper 99.8% limit (%)", "rate"),
+    Column("funnel_flag", "漏斗图位置", "Funnel position"),
+    Column("versus_region", "与区域比较", "Versus the region"),
+    Column("partial", "部分期间", "Partial period"),
+    Column("small_denominator", "分母过小", "Small denominator"),
+)
+FUNNEL_METHOD = ("控制限 = p ± z×√(p(1−p)/n)，正态近似，z=1.96 (95%)、3.09 (99.8%)，p 为区域比例，n 为机构分母 "
+                 "control limits = p ± z×sqrt(p(1−p)/n), the normal approximation of the binomial, z = 1.96 (95%) "
+                 "and 3.09 (99.8%), p the region's proportion, n the institution's denominator")
+
+
+def funnel(snapshot: Snapshot) -> Table:
+    """The funnel plot's data: each institution's rate by its denominator against the region's control limits,
+    ordered by indicator and denominator (the workbook draws one chart per indicator from it)."""
+    return Table("funnel", "漏斗图 Funnel plot", FUNNEL_COLUMNS, tuple(
+        (r["indicator_id"], r["name_zh"], r["institution_code"], r["institution_name"], r["numerator"],
+         r["denominator"], r["rate"], r["regional_rate"], r["lower_998_limit"], r["lower_95_limit"],
+         r["upper_95_limit"], r["upper_998_limit"], FUNNEL_FLAGS[r["funnel_flag"]],
+         _better(r["funnel_flag"], r["higher_is_better"]), _mark(r["is_partial_period"], PARTIAL),
+         _mark(r["is_small_denominator"], SMALL))
+        for r in snapshot.funnel), note="该期间没有机构的目标指标值 / no institution has a value of a target indicator")
 
 
 def completeness(snapshot: Snapshot) -> Table:
@@ -145,23 +218,33 @@ def _target_columns(snapshot: Snapshot) -> tuple[Column, ...]:
 def trend(snapshot: Snapshot) -> Table:
     """The region's target indicators month by month over the 12 months up to the period's end."""
     targets = _target_columns(snapshot)
-    columns = (Column("month", "月份", "Month"), *targets)
-    return Table("trend", "趋势 Trend", columns,
-                 tuple((r["month"], *(r[c.key] for c in targets)) for r in snapshot.trend))
+    columns = (Column("month", "月份", "Month"), *targets, Column("partial", "部分期间", "Partial period"),
+               Column("small_denominators", "分母过小的指标", "Indicators with a small denominator"))
+    return Table("trend", "趋势 Trend", columns, tuple(
+        (r["month"], *(r[c.key] for c in targets), _mark(r.get("is_partial_period"), PARTIAL),
+         ", ".join(r.get("small_denominators") or ()) or None) for r in snapshot.trend))
 
 
 def county_comparison(snapshot: Snapshot) -> Table:
     """The target indicators of each county in the period, side by side."""
     targets = _target_columns(snapshot)
-    rates = {(r["county_code"], r["indicator_id"]): r["rate"] for r in snapshot.counties}
+    values = {(r["county_code"], r["indicator_id"]): r for r in snapshot.counties}
     counties = dict.fromkeys((r["county_code"], r["county_name"]) for r in snapshot.counties)
     columns = (Column("county_code", "区县编码", "County code"), Column("county_name", "区县名称", "County"),
-               *targets)
-    return Table("county_comparison", "区县对比 County comparison", columns, tuple(
-        (code, name, *(rates.get((code, c.key)) for c in targets)) for code, name in counties))
+               *targets, Column("partial", "部分期间", "Partial period"),
+               Column("small_denominators", "分母过小的指标", "Indicators with a small denominator"))
+
+    def cells(code: str, name: str) -> tuple[Cell, ...]:
+        shown = [values.get((code, c.key)) or {} for c in targets]
+        small = [c.key for c, v in zip(targets, shown) if v.get("is_small_denominator")]
+        return (code, name, *(v.get("rate") for v in shown),
+                _mark(any(v.get("is_partial_period") for v in shown), PARTIAL), ", ".join(small) or None)
+
+    return Table("county_comparison", "区县对比 County comparison", columns,
+                 tuple(cells(code, name) for code, name in counties))
 
 
 def extract_tables(snapshot: Snapshot) -> list[Table]:
     """Every table of an extract, in workbook order."""
-    return [overview(snapshot), by_institution(snapshot), by_county(snapshot), ranking(snapshot),
+    return [overview(snapshot), by_institution(snapshot), by_county(snapshot), ranking(snapshot), funnel(snapshot),
             completeness(snapshot), data_quality(snapshot), trend(snapshot), county_comparison(snapshot)]

@@ -5,14 +5,20 @@ request, in every worker. The whole registry is also cached in memory and re-rea
 warehouse cannot be reached the last good copy keeps serving (live reads are retried every few seconds), so
 hospitals can submit while the warehouse is down — accepted data goes to the landing zone, which is files.
 During such an outage a revocation waits for the warehouse to return.
+
+An account carries its institution's suspensions and closure (vte.lifecycle): a report dated on one of
+those dates is refused with the status's own code (``status_refusal``), by the JSON and Excel channels alike.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 
 import psycopg
@@ -21,7 +27,8 @@ from psycopg_pool import ConnectionPool
 from vte import registry, warehouse
 from vte.access import roles
 from vte.config import Settings
-from vte.registry import ActiveAccount
+from vte.intake.responses import ResultCode
+from vte.registry import ActiveAccount, StatusPeriod
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,56 @@ class KeyStatus(Enum):
     REVOKED = "revoked"
     UNKNOWN = "unknown"
     UNAVAILABLE = "unavailable"  # no successful load yet
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+STATUS_CODES = {"suspended": ResultCode.INSTITUTION_SUSPENDED, "closed": ResultCode.INSTITUTION_CLOSED}
+
+
+@dataclass(frozen=True)
+class StatusRefusal:
+    """Why a report date is refused: the institution is suspended or closed on it."""
+
+    report_date: date
+    period: StatusPeriod
+
+    @property
+    def code(self) -> ResultCode:
+        return STATUS_CODES[self.period.status]
+
+    @property
+    def data(self) -> dict:
+        resumed = self.period.resumed_on
+        return {"reportDate": self.report_date.isoformat(), "status": self.period.status,
+                "fromDate": self.period.from_date.isoformat(), "resumedOn": resumed.isoformat() if resumed else None}
+
+    def detail(self) -> tuple[str, str]:
+        """The particulars, Chinese and English."""
+        day, start, resumed = self.report_date.isoformat(), self.period.from_date.isoformat(), self.period.resumed_on
+        if self.period.status == "closed":
+            return f"{day} 在关闭日期 {start} 之后", f"{day} is on or after its closing date, {start}"
+        until_zh = f"至 {resumed.isoformat()} 恢复" if resumed else "至今"
+        until_en = f" until it resumed on {resumed.isoformat()}" if resumed else ""
+        return f"{day} 处于自 {start} 起的暂停期（{until_zh}）", f"{day} falls in its suspension from {start}{until_en}"
+
+    def message(self) -> str:
+        return self.code.explain(*self.detail())
+
+
+def status_refusal(account: ActiveAccount, report_date: object) -> StatusRefusal | None:
+    """The refusal of a report dated ``report_date`` (a yyyy-MM-dd string or a date) because the institution is
+    suspended or closed on it; None when it may go on (a malformed date is the content check's to refuse)."""
+    if isinstance(report_date, str):
+        if not _ISO_DATE.fullmatch(report_date):
+            return None
+        try:
+            report_date = date.fromisoformat(report_date)
+        except ValueError:
+            return None
+    if not isinstance(report_date, date):
+        return None
+    period = account.status_on(report_date)
+    return None if period is None else StatusRefusal(report_date, period)
 
 
 class WarehouseRegistry:

@@ -18,6 +18,8 @@ class ResultCode(IntEnum):
     SIGNATURE_REUSED = 40104
     BAD_BODY_SIGNATURE = 40105
     ACCESS_KEY_REVOKED = 40301
+    INSTITUTION_SUSPENDED = 40302
+    INSTITUTION_CLOSED = 40303
     NOT_FOUND = 40401
     METHOD_NOT_ALLOWED = 40501
     REQUEST_TIMEOUT = 40801
@@ -58,6 +60,10 @@ MESSAGES = {
                                   "This signature was already used: sign every request anew with a fresh timestamp"),
     ResultCode.BAD_BODY_SIGNATURE: ("请求体签名错误", "The body signature does not match"),
     ResultCode.ACCESS_KEY_REVOKED: ("该 accessKey 已停用", "This accessKey has been revoked"),
+    ResultCode.INSTITUTION_SUSPENDED: ("该机构在此上报日期处于暂停状态，不接收上报",
+                                       "The institution is suspended on this report date: no report is accepted"),
+    ResultCode.INSTITUTION_CLOSED: ("该机构已关闭，自关闭日期起不接收上报",
+                                    "The institution is closed: no report is accepted from its closing date on"),
     ResultCode.NOT_FOUND: ("接口地址不存在", "No such endpoint"),
     ResultCode.METHOD_NOT_ALLOWED: ("不支持该请求方法", "Method not allowed"),
     ResultCode.REQUEST_TIMEOUT: ("请求发送过慢，连接已关闭", "The request was sent too slowly: the connection was closed"),
@@ -92,6 +98,12 @@ ADVICE = {
     ResultCode.BAD_BODY_SIGNATURE: ("以 accessSecret 为密钥，对发送的原始字节计算 HMAC-SHA256",
                                     "compute the HMAC over the exact bytes sent, keyed with the accessSecret"),
     ResultCode.ACCESS_KEY_REVOKED: ("向平台索取新的凭证", "ask the platform for the new credentials"),
+    ResultCode.INSTITUTION_SUSPENDED: ("暂停期间的日期无需上报，也不计入上报完整性；恢复日期起可再上报；如有误请联系平台",
+                                       "nothing: dates of a suspension are not expected; report again from the"
+                                       " date it resumes; if it is wrong, ask the platform"),
+    ResultCode.INSTITUTION_CLOSED: ("关闭日期起无需上报；此前的日期仍可上报或更正；如有误请联系平台",
+                                    "nothing: no report is expected from the closing date on; earlier dates may"
+                                    " still be reported; if it is wrong, ask the platform"),
     ResultCode.NOT_FOUND: ("使用 POST /xt/api/submit", "use POST /xt/api/submit"),
     ResultCode.METHOD_NOT_ALLOWED: ("使用 POST", "use POST"),
     ResultCode.REQUEST_TIMEOUT: ("检查网络后重试", "check the network; retry"),
@@ -114,6 +126,10 @@ EXAMPLE_DATA = {
     ResultCode.INVALID_PAYLOAD: {"problemCount": 1, "validationStopped": False, "problems": [
         {"code": "negative_count", "row": 0, "field": "newPe", "expected": "an integer from 0 to 2147483647",
          "message": "data[0].newPe 应为 0 到 2147483647 的整数 / data[0].newPe must be an integer from 0 to 2147483647"}]},
+    ResultCode.INSTITUTION_SUSPENDED: {"reportDate": "2026-03-05", "status": "suspended", "fromDate": "2026-03-01",
+                                       "resumedOn": "2026-04-01"},
+    ResultCode.INSTITUTION_CLOSED: {"reportDate": "2026-03-05", "status": "closed", "fromDate": "2026-03-01",
+                                    "resumedOn": None},
     ResultCode.MONTH_LOCKED: {"reportDate": "2026-03-05", "month": "2026-03", "reason": "province_accepted",
                               "lockedAt": "2026-04-12T10:30:00+08:00"},
 }

@@ -17,7 +17,7 @@ from datetime import date
 
 from vte import submission
 from vte.intake import signing
-from vte.intake.accounts import AccountCache, KeyStatus
+from vte.intake.accounts import AccountCache, KeyStatus, status_refusal
 from vte.intake.config import IntakeConfig
 from vte.intake.locks import LockBook
 from vte.intake.ratelimit import TokenBuckets
@@ -140,7 +140,9 @@ class IntakeService:
         """Check well-formed ``accessKey``, ``timestamp`` and ``sign``; None when the request may go on.
 
         ``body_sign``, when the client sent one, is the optional signature over the whole body (``raw``).
-        On success ``record`` names the institution and its first report date (``joined_on``).
+        On success ``record`` names the institution, its first report date (``joined_on``) and the dates it is
+        suspended or closed (``status_periods``); a ``date`` among the credentials (the JSON envelope's) that falls
+        on one of those is refused with the status's own code.
         """
         access_key, timestamp, given = credentials["accessKey"], credentials["timestamp"], credentials["sign"]
         status, account = self.accounts.lookup(access_key)
@@ -152,6 +154,7 @@ class IntakeService:
             return Reply(ResultCode.ACCESS_KEY_REVOKED)
         record["institution_code"] = account.institution_code
         record["joined_on"] = account.joined_on
+        record["status_periods"] = account.status_periods
         if not signing.signature_matches(access_key, account.access_secret, timestamp, given):
             return Reply(ResultCode.BAD_SIGNATURE, message=ResultCode.BAD_SIGNATURE.explain(
                 "sign 应为 md5(accessKey + accessSecret + timestamp) 的十六进制字符串",
@@ -178,6 +181,10 @@ class IntakeService:
         wait = self.limiter.take(access_key)
         if wait:
             return Reply(ResultCode.RATE_LIMITED, headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+        refused = status_refusal(account, credentials.get("date"))
+        if refused is not None:
+            record["report_date"] = refused.report_date.isoformat()
+            return Reply(refused.code, refused.data, message=refused.message())
         return None
 
     def lock_refusal(self, institution_code: str, report_date: date) -> Reply | None:

@@ -2,8 +2,9 @@
 
 A run never touches the committed GX project (vte.publication.gx_project): it copies it under
 ``$VTE_HOME/gx/runs/``, points its assets at the schema being gated (the same build, another schema), runs
-the stage's checkpoint, keeps the validation results under ``$VTE_HOME/gx/validations/`` and rebuilds the
-Data Docs under ``$VTE_HOME/gx-docs/``. It never raises on bad data: the result says what failed.
+the stage's checkpoint, adds the validation results to the store under ``$VTE_HOME/gx/validations/`` that
+every run shares and updates the Data Docs under ``$VTE_HOME/gx-docs/`` (vte.publication.data_docs). It never
+raises on bad data: the result says what failed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import psycopg
 from vte import warehouse
 from vte.access import roles
 from vte.config import EXPECTATIONS_DIR, get_settings
-from vte.publication.gx_project import CONNECTION_ENV, KEEP_VALIDATION_RESULTS, build_project, gx_connection_string
+from vte.publication import data_docs
+from vte.publication.gx_project import CONNECTION_ENV, build_project, gx_connection_string
 from vte.publication.scope import create_merged_view, is_complete
 from vte.publication.suites import (DEFAULT_SCHEMAS, GATED_TABLES, ROW_COUNT_GROWTH, ROW_COUNT_SHRINK, Stage,
                                     quote_ident)
@@ -138,13 +140,6 @@ def _failure(result, conn: psycopg.Connection, table: str) -> Failure:
     return Failure(config.type, _json_safe(kwargs), _json_safe(observed), text)
 
 
-def _prune_validation_results(directory: Path, keep: int = KEEP_VALIDATION_RESULTS) -> None:
-    # The Data Docs index reads every stored result on each build; the oldest go so it stays quick.
-    results = sorted(directory.rglob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in results[keep:]:
-        old.unlink(missing_ok=True)
-
-
 def _safe_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:80]
 
@@ -176,9 +171,13 @@ def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = 
                                 variables={CONNECTION_ENV: gx_connection_string(url)})
         checkpoint_result = context.checkpoints.get(f"{stage}_gate").run(
             expectation_parameters=parameters, run_id=RunIdentifier(run_name=run_id))
+        try:
+            docs_path = data_docs.update_site(context, checkpoint_result.run_results, settings.home)
+        except Exception:  # the verdict stands without its pages: a full disk must not stop a publication
+            log.exception("the %s gate's results are stored, but the Data Docs could not be updated", stage)
+            docs_path = None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _prune_validation_results(settings.home / "gx" / "validations")
 
     failed, per_suite = [], {}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -194,7 +193,6 @@ def run_gate(stage: Stage, schema: str, run_id: str, *, published_schema: str = 
         "parameters": parameters,
         "suites": per_suite,
     }
-    result = GateResult(stage, schema, run_id, bool(checkpoint_result.success), statistics, failed,
-                        settings.home / "gx-docs" / "index.html")
+    result = GateResult(stage, schema, run_id, bool(checkpoint_result.success), statistics, failed, docs_path)
     log.info("%s", result.message() if failed else f"{stage} gate on {schema}: {evaluated} expectations met")
     return result

@@ -3,6 +3,7 @@
 ``vte gate build-suites`` rewrites it; every id is derived from names and content, so a rebuild changes no
 file unless the domain did (a test compares the committed tree with a rebuild). A gate run copies the
 project, points its assets at the schema being gated and runs the stage's checkpoint (vte.publication.gate).
+Validation results and the Data Docs live under ``$VTE_HOME``, shared by every run (vte.publication.data_docs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from vte.publication.suites import DEFAULT_SCHEMAS, GATED_TABLES, suite_expectat
 # Validation results kept (and listed in the Data Docs): two stages a day for about two months.
 KEEP_VALIDATION_RESULTS = 500
 
+VALIDATIONS_DIR = "${VTE_HOME}/gx/validations/"
+DATA_DOCS_DIR = "${VTE_HOME}/gx-docs/"
+DATA_DOCS_SITE = "vte_site"
+
 DATASOURCE = "vte_warehouse"
 BATCH_DEFINITION = "whole_table"
 CONNECTION_ENV = "VTE_GX_WAREHOUSE_URL"
@@ -27,14 +32,16 @@ CONNECTION_ENV = "VTE_GX_WAREHOUSE_URL"
 def _configure_stores(context) -> None:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    # Results and docs belong to the running copy's home, not to the repository.
-    stores = context.variables.stores
-    stores["validation_results_store"]["store_backend"]["base_directory"] = "${VTE_HOME}/gx/validations/"
+    # Results and docs belong to the installation's home, not to the repository nor to a run's copy of the
+    # project: every gate run adds its results to the same store, and the site lists them all.
+    stores = context.variables.stores  # a copy: it must be set back to be saved
+    stores["validation_results_store"]["store_backend"]["base_directory"] = VALIDATIONS_DIR
+    context.variables.stores = stores
     context.variables.data_docs_sites = {
-        "vte_site": {
+        DATA_DOCS_SITE: {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": "${VTE_HOME}/gx-docs/"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": DATA_DOCS_DIR},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     }
@@ -95,8 +102,8 @@ def build_project(project_root: Path = EXPECTATIONS_DIR, schemas: Mapping[str, s
     # JSON is YAML; VTE_HOME is needed to load the project, whose results and docs live there.
     (uncommitted / "config_variables.yml").write_text(
         json.dumps({"VTE_HOME": str(get_settings().home), **(variables or {})}))
-    context = gx.get_context(mode="file", project_root_dir=project_root)
-    _configure_stores(context)
+    _configure_stores(gx.get_context(mode="file", project_root_dir=project_root))
+    context = gx.get_context(mode="file", project_root_dir=project_root)  # its stores as just configured
     _define_datasource(context, schemas)
     datasource = context.data_sources.get(DATASOURCE)
 
@@ -123,7 +130,8 @@ def build_project(project_root: Path = EXPECTATIONS_DIR, schemas: Mapping[str, s
                 id=_stable_id("checkpoint", name),
                 name=name,
                 validation_definitions=[context.validation_definitions.get(vd) for vd in vds],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=["vte_site"])],
+                # The gate builds the Data Docs itself, one run at a time (vte.publication.data_docs).
+                actions=[],
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
             )))
     return context

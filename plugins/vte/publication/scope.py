@@ -22,6 +22,7 @@ SLICED_TABLES: dict[str, tuple[str, ...]] = {
     "fct_quarantined_rows": DATE_SLICES,
     "fct_warning_rows": DATE_SLICES,
     "fct_indicator_values": PERIOD_SLICES,
+    "fct_institution_funnel": PERIOD_SLICES,  # built from fct_indicator_values: the same periods
 }
 TOUCHED = {
     DATE_SLICES: "select distinct institution_code, report_date from int.int_department_days_touched",

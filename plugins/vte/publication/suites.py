@@ -27,6 +27,7 @@ GATED_TABLES: dict[str, dict[str, str]] = {
         "indicator_values": "fct_indicator_values",
         "institutions": "dim_institutions",
         "reporting_completeness": "fct_reporting_completeness",
+        "institution_funnel": "fct_institution_funnel",
     },
 }
 # The schemas the committed project points at; a run retargets them.
@@ -36,6 +37,8 @@ INDICATOR_VALUES_KEY = ("level", "entity_code", "campus", "department", "period_
 INDICATOR_VALUES_REQUIRED = ("level", "entity_code", "period_type", "period_start", "indicator_id", "numerator",
                              "denominator")
 COMPLETENESS_KEY = ("level", "entity_code", "period_type", "period_start")
+FUNNEL_KEY = ("region_level", "region_code", "institution_code", "period_type", "period_start", "indicator_id")
+FUNNEL_FLAGS = ("above_998", "above_95", "within", "below_95", "below_998")
 # The levels every publication has; 'community' too wherever an institution belongs to a county medical
 # community (many provinces register none).
 LEVELS = ("department", "campus", "institution", "county", "city", "province")
@@ -265,6 +268,23 @@ def _reporting_completeness_expectations(schema: str) -> list:
     ]
 
 
+def _institution_funnel_expectations() -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in (*FUNNEL_KEY, "funnel_flag", "regional_rate")),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(FUNNEL_KEY)),
+        gxe.ExpectColumnValuesToBeInSet(column="funnel_flag", value_set=list(FUNNEL_FLAGS)),
+        gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=1),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "select * from {batch} where not (0 <= lower_998_limit and lower_998_limit <= lower_95_limit"
+                " and lower_95_limit <= regional_rate and regional_rate <= upper_95_limit"
+                " and upper_95_limit <= upper_998_limit and upper_998_limit <= 100)"),
+            description="the control limits are ordered around the regional rate, within 0-100 %"),
+    ]
+
+
 def suite_expectations(schemas: Mapping[str, str] = DEFAULT_SCHEMAS) -> dict[str, list]:
     """Suite name -> its expectations; the suite of asset ``a`` of stage ``s`` is named ``s_a``."""
     marts = schemas["marts"]
@@ -273,4 +293,5 @@ def suite_expectations(schemas: Mapping[str, str] = DEFAULT_SCHEMAS) -> dict[str
         "marts_indicator_values": _indicator_values_expectations(marts),
         "marts_institutions": _institutions_expectations(marts),
         "marts_reporting_completeness": _reporting_completeness_expectations(marts),
+        "marts_institution_funnel": _institution_funnel_expectations(),
     }

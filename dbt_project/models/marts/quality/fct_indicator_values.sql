@@ -4,6 +4,13 @@
 -- Built from the month aggregate, so a rebuild reads ~700 × 30 × 12 rows a year, not the day rows. Unless
 -- the publication is complete, only the periods the run touched are computed (int_publication_periods, with
 -- the year before each for the comparison): the publish step replaces those periods of the published table.
+-- A value is partial (is_partial_period) while its period is not over at the as-of date (var('as_of_date'),
+-- default yesterday in Asia/Shanghai, as fct_reporting_completeness) or while its entity's expected report
+-- days are not all in. The flag turns false only when a period's last expected report arrives, and a report
+-- for a date touches that date's periods, so the sliced publication rewrites it then.
+-- A rate's denominator is small (is_small_denominator) when n × p < 5 or n × (1 − p) < 5 at the province's
+-- rate p of the same indicator and period: below that the binomial's normal approximation, which the funnel
+-- limits (fct_institution_funnel) rest on, does not hold and one patient moves the rate visibly.
 -- depends_on: {{ ref('count_fields') }}
 {{ config(indexes=[{'columns': ['period_type', 'period_start']}]) }}
 {%- set counts = count_columns(additive_only=true) %}
@@ -32,6 +39,23 @@ indicators as (
 publication_periods as (
 
     select * from {{ ref('int_publication_periods') }}
+
+),
+
+completeness as (
+
+    select * from {{ ref('fct_reporting_completeness') }}
+
+),
+
+as_of as (
+
+    select
+        {% if var('as_of_date') -%}
+            '{{ var("as_of_date") }}'::date
+        {%- else -%}
+            (now() at time zone 'Asia/Shanghai')::date - 1
+        {%- endif %} as as_of_date
 
 ),
 
@@ -109,19 +133,25 @@ entity_sums as (
             when grouping(city_code) = 0 then 'city'
             else 'province'
         end as level,
-        coalesce(institution_code, community_name, county_code, city_code, province_code) as entity_code,
+        case
+            -- a community's code is its name, empty for the institutions outside any (dropped below)
+            when grouping(community_name) = 0 then community_name
+            else coalesce(institution_code, county_code, city_code, province_code)
+        end as entity_code,
         coalesce(institution_name, community_name, county_name, city_name, province_name) as entity_name,
+        province_code,
         {%- for column in counts %}
             sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from located_periods
     group by grouping sets (
-        (period_type, period_start, institution_code, institution_name, hospital, department),
-        (period_type, period_start, institution_code, institution_name, hospital),
-        (period_type, period_start, institution_code, institution_name),
-        (period_type, period_start, community_name),
-        (period_type, period_start, county_code, county_name),
-        (period_type, period_start, city_code, city_name),
+        -- every entity lies in one province: carrying its code splits no group
+        (period_type, period_start, province_code, institution_code, institution_name, hospital, department),
+        (period_type, period_start, province_code, institution_code, institution_name, hospital),
+        (period_type, period_start, province_code, institution_code, institution_name),
+        (period_type, period_start, province_code, community_name),
+        (period_type, period_start, province_code, county_code, county_name),
+        (period_type, period_start, province_code, city_code, city_name),
         (period_type, period_start, province_code, province_name)
     )
 
@@ -164,6 +194,7 @@ indicator_sums as (
         compared_sums.entity_name,
         compared_sums.campus,
         compared_sums.department,
+        compared_sums.province_code,
         compared_sums.period_type,
         compared_sums.period_start,
         indicators.indicator_id,
@@ -194,29 +225,9 @@ indicator_sums as (
 
 ),
 
-final as (
+built_sums as (
 
-    select
-        entity_key,
-        level,
-        entity_code,
-        entity_name,
-        campus,
-        department,
-        period_type,
-        period_start,
-        indicator_id,
-        numerator,
-        denominator,
-        target,
-        round(100.0 * numerator / nullif(denominator, 0), 4) as rate,
-        case
-            when denominator = 0 or target is null or higher_is_better is null then null
-            when higher_is_better then 100.0 * numerator >= target * denominator
-            else 100.0 * numerator <= target * denominator
-        end as meets_target,
-        round(100.0 * last_year_numerator / nullif(last_year_denominator, 0), 4) as rate_same_period_last_year
-    from indicator_sums
+    select indicator_sums.* from indicator_sums
     where
         {{ complete }}
         or exists (
@@ -225,6 +236,104 @@ final as (
                 publication_periods.period_type = indicator_sums.period_type
                 and publication_periods.period_start = indicator_sums.period_start
         )
+
+),
+
+province_sums as (
+
+    select
+        built_sums.province_code,
+        built_sums.period_type,
+        built_sums.period_start,
+        built_sums.indicator_id,
+        built_sums.numerator,
+        built_sums.denominator
+    from built_sums
+    where built_sums.level = 'province'
+
+),
+
+entity_gaps as (
+
+    -- The entities whose expected report days in a period are not all in; a community's are its members'.
+    select
+        completeness.level,
+        completeness.entity_code,
+        completeness.period_type,
+        completeness.period_start,
+        completeness.days_received < completeness.days_expected as has_missing_days
+    from completeness
+    union all
+    select
+        'community' as level,
+        institutions.community_name as entity_code,
+        completeness.period_type,
+        completeness.period_start,
+        bool_or(completeness.days_received < completeness.days_expected) as has_missing_days
+    from completeness
+    inner join institutions
+        on completeness.entity_code = institutions.institution_code
+    where completeness.level = 'institution' and institutions.community_name is not null
+    group by institutions.community_name, completeness.period_type, completeness.period_start
+
+),
+
+final as (
+
+    select
+        built_sums.entity_key,
+        built_sums.level,
+        built_sums.entity_code,
+        built_sums.entity_name,
+        built_sums.campus,
+        built_sums.department,
+        built_sums.period_type,
+        built_sums.period_start,
+        built_sums.indicator_id,
+        built_sums.numerator,
+        built_sums.denominator,
+        built_sums.target,
+        round(100.0 * built_sums.numerator / nullif(built_sums.denominator, 0), 4) as rate,
+        case
+            when
+                built_sums.denominator = 0 or built_sums.target is null or built_sums.higher_is_better is null
+                then null
+            when built_sums.higher_is_better
+                then 100.0 * built_sums.numerator >= built_sums.target * built_sums.denominator
+            else 100.0 * built_sums.numerator <= built_sums.target * built_sums.denominator
+        end as meets_target,
+        round(100.0 * built_sums.last_year_numerator / nullif(built_sums.last_year_denominator, 0), 4)
+            as rate_same_period_last_year,
+        (
+            built_sums.period_start
+            + case built_sums.period_type
+                when 'month' then interval '1 month' when 'quarter' then interval '3 months' else interval '1 year'
+            end
+        )::date - 1 > as_of.as_of_date
+        or coalesce(entity_gaps.has_missing_days, false) as is_partial_period,
+        case
+            when built_sums.denominator > 0
+                then
+                    built_sums.denominator * province_sums.numerator < 5 * province_sums.denominator
+                    or built_sums.denominator * (province_sums.denominator - province_sums.numerator)
+                    < 5 * province_sums.denominator
+        end as is_small_denominator
+    from built_sums
+    cross join as_of
+    left join province_sums
+        on
+            built_sums.province_code = province_sums.province_code
+            and built_sums.period_type = province_sums.period_type
+            and built_sums.period_start = province_sums.period_start
+            and built_sums.indicator_id = province_sums.indicator_id
+    left join entity_gaps
+        on
+            case
+                when built_sums.level in ('department', 'campus') then 'institution' else built_sums.level
+            end = entity_gaps.level
+            and built_sums.entity_code = entity_gaps.entity_code
+            and built_sums.period_type = entity_gaps.period_type
+            and built_sums.period_start = entity_gaps.period_start
 
 )
 

@@ -1,12 +1,18 @@
 -- Reporting completeness and timeliness per institution and per county, city and province, by month,
 -- quarter and year. A day is expected from the institution's joined_on up to var('as_of_date') (default:
--- yesterday in Asia/Shanghai, the last complete day); it is late when its first version arrived after the
--- end of the next day.
+-- yesterday in Asia/Shanghai, the last complete day), except the days it is suspended or closed
+-- (`vte institutions`); it is late when its first version arrived after the end of the next day.
 with
 
 institutions as (
 
     select * from {{ ref('dim_institutions') }}
+
+),
+
+status_periods as (
+
+    select * from {{ ref('stg_vte__institution_status_periods') }}
 
 ),
 
@@ -27,7 +33,7 @@ as_of as (
 
 ),
 
-expected_days as (
+member_days as (
 
     select
         institutions.institution_code,
@@ -37,6 +43,23 @@ expected_days as (
     cross join lateral generate_series(
         institutions.joined_on, as_of.as_of_date, interval '1 day'
     ) as expected (day)
+
+),
+
+expected_days as (
+
+    select
+        member_days.institution_code,
+        member_days.report_date
+    from member_days
+    where not exists (
+        select 1
+        from status_periods
+        where
+            status_periods.institution_code = member_days.institution_code
+            and status_periods.from_date <= member_days.report_date
+            and (status_periods.resumed_on is null or member_days.report_date < status_periods.resumed_on)
+    )
 
 ),
 

@@ -14,12 +14,16 @@ from vte.console.queries import indicators, regions
 from vte.console.sessions import SignedIn
 from vte.console.web import Refused
 from vte.extracts.periods import PeriodError, parse_period, trailing_months
-from vte.extracts.query import RELIABLE_DENOMINATOR
 from vte.publication.publish import current_publication
 
 router = APIRouter()
 
 TREND_MONTHS = 13  # a year and the month a year before, to see the same period
+# Where an institution lies against the region's funnel limits (marts.fct_institution_funnel).
+FUNNEL_NAMES = {"above_998": "高于99.8%控制限 above the 99.8% limit", "above_95": "高于95%控制限 above the 95% limit",
+                "within": "控制限内 within the limits", "below_95": "低于95%控制限 below the 95% limit",
+                "below_998": "低于99.8%控制限 below the 99.8% limit"}
+FUNNEL_MARKS = {"above_998": " ▲▲", "above_95": " ▲", "below_95": " ▼", "below_998": " ▼▼"}
 
 
 def _year_before(month: date) -> date:
@@ -52,7 +56,7 @@ def indicators_page(request: Request, region: str | None = None, period: str | N
             trend = indicators.monthly_rates(conn, shown.level, shown.code, indicator, months)
             last_year = indicators.monthly_rates(conn, shown.level, shown.code, indicator,
                                                  [_year_before(m) for m in months])
-            compared = indicators.institutions_compared(conn, shown.code, indicator, chosen)
+            compared = indicators.institutions_compared(conn, shown.level, shown.code, indicator, chosen)
         divisions = regions.divisions(conn, shown.code)
     selected = definitions[indicator]
     target = charts.percent(selected.target_rate)
@@ -64,14 +68,16 @@ def indicators_page(request: Request, region: str | None = None, period: str | N
         comparison=[charts.Point(f"{m:%Y-%m}", earlier.get(_year_before(m))) for m in months])
     comparison_chart = charts.horizontal_bars(
         "chart-institutions", f"{selected.indicator_id} 机构比较 / institutions compared",
-        [charts.Bar(v.entity_name or v.entity_code, charts.percent(v.rate), f"{v.numerator}/{v.denominator}",
-                    "bar" if v.denominator >= RELIABLE_DENOMINATOR else "bar-unreliable") for v in compared],
+        [charts.Bar(v.entity_name or v.entity_code, charts.percent(v.rate),
+                    f"{v.numerator}/{v.denominator}{FUNNEL_MARKS.get(v.funnel_flag, '')}",
+                    "bar-unreliable" if v.is_small_denominator else "bar") for v in compared],
         target=target)
     return web.render(request, "indicators.html", {
         "page": "indicators", "region": shown, "trail": trail, "period": chosen, "indicator": selected,
         "definitions": list(definitions.values()), "values": values, "published": published,
         "publication": publication, "trend_chart": trend_chart, "comparison_chart": comparison_chart,
-        "compared": compared, "reliable": RELIABLE_DENOMINATOR, "divisions": divisions, "months": months,
-        "rates": rates, "earlier": earlier,
+        "compared": compared, "divisions": divisions, "months": months, "rates": rates, "earlier": earlier,
+        "partial_months": {m.period_start for m in trend if m.is_partial_period}, "funnel_names": FUNNEL_NAMES,
+        "funnel_marks": FUNNEL_MARKS,
     }, user=user)
 

@@ -1,4 +1,5 @@
-"""Indicator values as published (marts.fct_indicator_values): a region's, its trend, its institutions'."""
+"""Indicator values as published (marts.fct_indicator_values): a region's, its trend, its institutions' with
+where each lies against the region's funnel limits (marts.fct_institution_funnel)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class Value:
     target: Decimal | None
     meets_target: bool | None
     rate_same_period_last_year: Decimal | None
+    is_partial_period: bool
+    is_small_denominator: bool | None
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class MonthRate:
     rate: Decimal | None
     numerator: int
     denominator: int
+    is_partial_period: bool
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class InstitutionValue:
     rate: Decimal | None
     meets_target: bool | None
     rate_same_period_last_year: Decimal | None
+    is_partial_period: bool
+    is_small_denominator: bool | None
+    funnel_flag: str | None  # above_998 | above_95 | within | below_95 | below_998; None without a rate
+    regional_rate: Decimal | None
+    lower_95_limit: Decimal | None
+    upper_95_limit: Decimal | None
 
 
 def is_published(conn: psycopg.Connection) -> bool:
@@ -50,9 +60,10 @@ def region_values(conn: psycopg.Connection, region_level: str, region_code: str,
     """The region's value of each indicator in the period, by indicator id."""
     with conn.cursor(row_factory=class_row(Value)) as cur:
         rows = cur.execute(
-            "select indicator_id, numerator, denominator, rate, target, meets_target, rate_same_period_last_year"
-            " from marts.fct_indicator_values where level = %s and entity_code = %s and period_type = %s"
-            " and period_start = %s", (region_level, region_code, period.period_type, period.start)).fetchall()
+            "select indicator_id, numerator, denominator, rate, target, meets_target, rate_same_period_last_year,"
+            " is_partial_period, is_small_denominator from marts.fct_indicator_values"
+            " where level = %s and entity_code = %s and period_type = %s and period_start = %s",
+            (region_level, region_code, period.period_type, period.start)).fetchall()
     return {row.indicator_id: row for row in rows}
 
 
@@ -61,21 +72,27 @@ def monthly_rates(conn: psycopg.Connection, region_level: str, region_code: str,
     """The region's rate of one indicator in each of ``months`` that has a value, oldest first."""
     with conn.cursor(row_factory=class_row(MonthRate)) as cur:
         return cur.execute(
-            "select period_start, rate, numerator, denominator from marts.fct_indicator_values"
+            "select period_start, rate, numerator, denominator, is_partial_period from marts.fct_indicator_values"
             " where level = %s and entity_code = %s and indicator_id = %s and period_type = 'month'"
             " and period_start = any(%s) order by period_start",
             (region_level, region_code, indicator_id, months)).fetchall()
 
 
-def institutions_compared(conn: psycopg.Connection, region_code: str, indicator_id: str,
+def institutions_compared(conn: psycopg.Connection, region_level: str, region_code: str, indicator_id: str,
                           period: Period) -> list[InstitutionValue]:
-    """Every institution inside the region on one indicator in the period, the highest rate first."""
+    """Every institution inside the region on one indicator in the period, the highest rate first, with its
+    position against the region's funnel limits (indicators with a target only)."""
     with conn.cursor(row_factory=class_row(InstitutionValue)) as cur:
         return cur.execute(
-            "select entity_code, entity_name, numerator, denominator, rate, meets_target, rate_same_period_last_year"
-            " from marts.fct_indicator_values"
-            " where level = 'institution' and indicator_id = %s and period_type = %s and period_start = %s"
-            " and entity_code in (select institutions.institution_code from registry.institutions"
+            "select v.entity_code, v.entity_name, v.numerator, v.denominator, v.rate, v.meets_target,"
+            " v.rate_same_period_last_year, v.is_partial_period, v.is_small_denominator, f.funnel_flag,"
+            " f.regional_rate, f.lower_95_limit, f.upper_95_limit"
+            " from marts.fct_indicator_values as v"
+            " left join marts.fct_institution_funnel as f on f.region_level = %s and f.region_code = %s"
+            "   and f.institution_code = v.entity_code and f.indicator_id = v.indicator_id"
+            "   and f.period_type = v.period_type and f.period_start = v.period_start"
+            " where v.level = 'institution' and v.indicator_id = %s and v.period_type = %s and v.period_start = %s"
+            " and v.entity_code in (select institutions.institution_code from registry.institutions"
             "   where institutions.county_code in (select access.regions_inside(%s)))"
-            " order by rate desc nulls last, entity_code",
-            (indicator_id, period.period_type, period.start, region_code)).fetchall()
+            " order by v.rate desc nulls last, v.entity_code",
+            (region_level, region_code, indicator_id, period.period_type, period.start, region_code)).fetchall()
