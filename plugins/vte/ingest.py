@@ -62,7 +62,7 @@ class ParsedDocument:
 
 
 def _row_columns() -> tuple[str, ...]:
-    return ("submission_id", "row_index", "hospital", "dept", *(f.column for f in count_fields()))
+    return ("submission_id", "report_date", "row_index", "hospital", "dept", *(f.column for f in count_fields()))
 
 
 def _require(document: dict, key: str, kind: type) -> object:
@@ -143,19 +143,20 @@ def _decoded(payload_bytes: bytes | None, payload: dict | None):
         raise CorruptDocument(f"not valid JSON: {exc}") from None
 
 
-def _rows(submission_id: str, checked) -> list[tuple]:
-    """The raw rows of a checked payload; a repeated hospital and department is named."""
-    rows = [(submission_id, index, *msgspec.structs.astuple(row)) for index, row in enumerate(checked.data)]
-    if any(row[2].isspace() or row[3].isspace() for row in rows):
-        blank = next(row for row in rows if row[2].isspace() or row[3].isspace())
-        key = "hospital" if blank[2].isspace() else "dept"
-        raise CorruptDocument(f"payload.data[{blank[1]}].{key} is not a non-empty string")
-    if len({row[2:4] for row in rows}) != len(rows):
+def _rows(submission_id: str, report_date: date, checked) -> list[tuple]:
+    """The raw rows of a checked payload; a blank name or a repeated hospital and department is named."""
+    rows = [(submission_id, report_date, index, *msgspec.structs.astuple(row))
+            for index, row in enumerate(checked.data)]
+    if any(row[3].isspace() or row[4].isspace() for row in rows):
+        blank = next(row for row in rows if row[3].isspace() or row[4].isspace())
+        key = "hospital" if blank[3].isspace() else "dept"
+        raise CorruptDocument(f"payload.data[{blank[2]}].{key} is not a non-empty string")
+    if len({row[3:5] for row in rows}) != len(rows):
         seen = set()
         for row in rows:
-            if row[2:4] in seen:
-                raise CorruptDocument(f"payload.data[{row[1]}] repeats hospital {row[2]!r} dept {row[3]!r}")
-            seen.add(row[2:4])
+            if row[3:5] in seen:
+                raise CorruptDocument(f"payload.data[{row[2]}] repeats hospital {row[3]!r} dept {row[4]!r}")
+            seen.add(row[3:5])
     return rows
 
 
@@ -219,7 +220,7 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
     if checked.date != date_dir:
         raise CorruptDocument(f"payload.date {checked.date!r} differs from report_date {date_dir}")
 
-    rows = _rows(submission_id, checked)
+    rows = _rows(submission_id, report_date, checked)
     submission = (submission_id, institution_code, access_key, report_date, version, channel, received_at,
                   checksum, len(rows), relative_path)
     return ParsedDocument(relative_path, submission, rows)
@@ -232,6 +233,8 @@ def _recorded_paths(conn: psycopg.Connection) -> set[str]:
 def _insert_batch(conn: psycopg.Connection, parsed: list[ParsedDocument], corrupt: list[tuple[str, str]]) -> None:
     with conn.transaction(), conn.cursor() as cur:
         if parsed:
+            report_dates = [doc.submission[3] for doc in parsed]
+            cur.execute("select raw.ensure_month_partitions(%s, %s)", (min(report_dates), max(report_dates)))
             with cur.copy(f"copy raw.submissions ({', '.join(_SUBMISSION_COLUMNS)}) from stdin") as copy:
                 for doc in parsed:
                     copy.write_row(doc.submission)

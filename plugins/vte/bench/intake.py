@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 
 from vte import warehouse
 from vte.bench import data
@@ -77,6 +79,47 @@ def _accounts(settings: Settings, count: int, rows_each: int | None = ROWS_PER_S
     return accounts
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent by the server's processes, the load generators and PostgreSQL: per
+    request, it shows what each answer costs the machine, which a throughput ratio on shared cores hides."""
+
+    def __init__(self, server: subprocess.Popen, settings: Settings):
+        self.server = server
+        self.warehouse_dir = str(settings.home / "warehouse")
+
+    def _processes(self) -> dict[str, list[psutil.Process]]:
+        server = psutil.Process(self.server.pid)
+        postgres = [p for p in psutil.process_iter(["cmdline"])
+                    if any(self.warehouse_dir in part for part in (p.info["cmdline"] or []))]
+        return {"server": [server, *server.children(recursive=True)], "postgres": postgres}
+
+    def read(self) -> dict[str, float]:
+        totals = {}
+        for name, processes in self._processes().items():
+            seconds = 0.0
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                    seconds += times.user + times.system
+                except psutil.Error:  # a process that ended meanwhile
+                    pass
+            totals[name] = seconds
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the load generators, once waited for
+        totals["load_generator"] = children.ru_utime + children.ru_stime
+        return totals
+
+    def per_request(self, before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+        return {name: round((after[name] - before[name]) / max(requests, 1) * 1000, 3) for name in after}
+
+
+def _measured_load(settings: Settings, meter: CpuMeter, spec: dict) -> dict:
+    """One load generator run, with the CPU milliseconds each side spent per answered request."""
+    before = meter.read()
+    result = _run_load(settings, spec)
+    result["cpu_ms_per_request"] = meter.per_request(before, meter.read(), result["sent"])
+    return result
+
+
 def _run_load(settings: Settings, spec: dict) -> dict:
     spec_path = settings.home / "loadgen-spec.json"
     spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
@@ -117,11 +160,16 @@ def _burst(scale: Scale, bench_home: Path) -> StageResult:
         try:
             base = {"url": f"http://127.0.0.1:{port}", "dates": [day], "offset": 0, "mode": "closed",
                     "concurrency": scale.intake_concurrency, "connections": scale.intake_concurrency}
+            meter = CpuMeter(server, settings)
+            before = meter.read()
             health = _run_loads(settings, [{**base, "accounts": accounts[:1], "path": HEALTH_PATH,
                                             "duration": scale.intake_seconds}] * clients)
+            between = meter.read()
             shares = [accounts[n::clients] for n in range(clients)]
             burst = _run_loads(settings, [{**base, "accounts": share, "path": SUBMIT_PATH, "duration": 3600}
                                           for share in shares])
+            cpu = {"healthz": meter.per_request(before, between, sum(run["sent"] for run in health)),
+                   "burst": meter.per_request(between, meter.read(), sum(run["sent"] for run in burst))}
         finally:
             _stop(server)
         landed = sum(1 for _ in settings.landing_dir.rglob("v*.json"))
@@ -141,7 +189,7 @@ def _burst(scale: Scale, bench_home: Path) -> StageResult:
         "server_workers": scale.intake_workers, "accounts": len(accounts),
         "department_rows": sum(len(json.loads(rows)) for _, _, rows in accounts), "client_processes": clients, "connections_per_client": scale.intake_concurrency,
         "registration_seconds_untimed_setup": registration.seconds, "documents_landed": landed,
-        "runs": {"healthz_closed": health, "burst": burst},
+        "cpu_ms_per_request": cpu, "runs": {"healthz_closed": health, "burst": burst},
     }
     return StageResult("intake", "done", measures, details)
 
@@ -164,8 +212,9 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
                     "connections": scale.intake_concurrency}
             closed = {"mode": "closed", "concurrency": scale.intake_concurrency}
             opened = {"mode": "open", "rate": scale.intake_rate, "grace": GRACE_SECONDS}
-            health_closed = _run_load(settings, {**base, **closed, "path": HEALTH_PATH, "offset": 0})
-            submit_closed = _run_load(settings, {**base, **closed, "path": SUBMIT_PATH, "offset": 0})
+            meter = CpuMeter(server, settings)
+            health_closed = _measured_load(settings, meter, {**base, **closed, "path": HEALTH_PATH, "offset": 0})
+            submit_closed = _measured_load(settings, meter, {**base, **closed, "path": SUBMIT_PATH, "offset": 0})
             offset = -(-submit_closed["sent"] // len(accounts))  # the open run starts at dates not used yet
             health_open = _run_load(settings, {**base, **opened, "path": HEALTH_PATH, "offset": 0})
             submit_open = _run_load(settings, {**base, **opened, "path": SUBMIT_PATH, "offset": offset})
@@ -175,9 +224,14 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
 
     accepted_per_s = submit_closed["succeeded"] / submit_closed["elapsed"]
     health_per_s = health_closed["succeeded"] / health_closed["elapsed"]
+    submit_cpu, health_cpu = submit_closed["cpu_ms_per_request"], health_closed["cpu_ms_per_request"]
     measures = [
         Measure("accepted submissions/s (closed loop)", accepted_per_s, "/s",
                 "/healthz answers/s, same server and load", health_per_s, "/s", RATIO_TARGET),
+        Measure("server CPU per accepted submission", submit_cpu["server"], "ms",
+                "server CPU per /healthz answer", health_cpu["server"], "ms"),
+        Measure("machine CPU per accepted submission (server, generator, PostgreSQL)", sum(submit_cpu.values()),
+                "ms", "the same per /healthz answer", sum(health_cpu.values()), "ms"),
         Measure(f"p50 latency at {scale.intake_rate:.0f}/s offered", submit_open["p50_ms"], "ms",
                 f"/healthz p50 at {scale.intake_rate:.0f}/s", health_open["p50_ms"], "ms"),
         Measure(f"p99 latency at {scale.intake_rate:.0f}/s offered", submit_open["p99_ms"], "ms",
