@@ -136,8 +136,9 @@ def _decoded(payload_bytes: bytes | None, payload: dict | None):
             return _payload_decoder().decode(payload_bytes)
         return msgspec.convert(payload, _payload_type())
     except msgspec.ValidationError as exc:
-        data = (json.loads(payload_bytes) if payload_bytes is not None else payload).get("data")
-        check_rows(data)  # names the row and field in the loader's words
+        whole = json.loads(payload_bytes) if payload_bytes is not None else payload
+        if isinstance(whole, dict):
+            check_rows(whole.get("data"))  # names the row and field in the loader's words
         raise CorruptDocument(f"the payload breaks the interchange rules: {exc}") from None
     except msgspec.DecodeError as exc:
         raise CorruptDocument(f"not valid JSON: {exc}") from None

@@ -167,3 +167,21 @@ def test_the_landed_payload_is_the_exact_bytes_its_checksum_covers(tmp_path):
     header, _, payload_line = landed.path.read_bytes().partition(b"\n")
     assert hashlib.sha256(payload_line).hexdigest() == json.loads(header)["payload_sha256"] == landed.payload_sha256
     assert payload_line == json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("payload_line", "reason"), [
+    (b'[1, 2]', "breaks the interchange rules"),
+    (b'{"date": "2025-03-01", "data": "rows"}', "not a non-empty list"),
+    (b'{"date": "2025-03-01", "data": [{"hospital": "h"}]}', "misses"),
+    (b'{"date": "2025-03-01", "data": [', "not valid JSON"),
+    (b'\xff\xfe', "not valid JSON"),
+])
+def test_a_payload_line_with_a_matching_checksum_but_no_payload_in_it_is_corrupt(tmp_path, payload_line, reason):
+    """A forged or damaged document whose recorded checksum matches its payload line still gets a reason."""
+    payload = {"date": "2025-03-01", "data": [valid_row(random.Random(3), "h", "d")]}
+    landed = LandingZone(root=tmp_path).land(institution_code="X1", access_key="ak", channel="api", payload=payload)
+    header = json.loads(landed.path.read_bytes().partition(b"\n")[0])
+    header["payload_sha256"] = hashlib.sha256(payload_line).hexdigest()
+    content = canonical_json(header) + b"\n" + payload_line
+    with pytest.raises(CorruptDocument, match=reason):
+        parse_document(content, landed.path.relative_to(tmp_path).as_posix())
