@@ -89,8 +89,10 @@ class CpuMeter:
 
     def _processes(self) -> dict[str, list[psutil.Process]]:
         server = psutil.Process(self.server.pid)
-        postgres = [p for p in psutil.process_iter(["cmdline"])
-                    if any(self.warehouse_dir in part for part in (p.info["cmdline"] or []))]
+        # The postmaster names its data directory; its backends' titles do not, so they are found as its children.
+        postmasters = [p for p in psutil.process_iter(["cmdline"])
+                       if any(self.warehouse_dir in part for part in (p.info["cmdline"] or []))]
+        postgres = [q for p in postmasters for q in (p, *p.children(recursive=True))]
         return {"server": [server, *server.children(recursive=True)], "postgres": postgres}
 
     def read(self) -> dict[str, float]:
