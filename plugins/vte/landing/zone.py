@@ -88,38 +88,38 @@ class LandingZone:
             existing = self.versions(institution_code, report_date)
             newest = _readable_header(existing[-1]) if existing else None
             if newest and newest.get("payload_sha256") == checksum and newest.get("access_key") == access_key:
-                duplicate = Landed(newest["submission_id"], newest["version"], existing[-1],
-                                   newest["received_at"], checksum, duplicate=True)
+                landed = Landed(newest["submission_id"], newest["version"], existing[-1], newest["received_at"],
+                                checksum, duplicate=True)
             else:
-                duplicate = None
-                version = len(existing) + 1
-                submission_id = str(uuid.uuid4())
-                received = (received_at or datetime.now(timezone.utc)).isoformat()
                 header = {
-                    "submission_id": submission_id,
+                    "submission_id": str(uuid.uuid4()),
                     "institution_code": institution_code,
                     "access_key": access_key,
                     "report_date": report_date,
-                    "version": version,
+                    "version": len(existing) + 1,
                     "channel": channel,
-                    "received_at": received,
+                    "received_at": (received_at or datetime.now(timezone.utc)).isoformat(),
                     "payload_sha256": checksum,
                     "source_file": source_file,
                 }
-                path = directory / f"v{version:04d}-{submission_id}.json"
-                tmp = write_file(path, encode_document(header, payload_bytes))
-                try:
-                    self.sync.flush([tmp])  # the content is on disk before its name appears
-                    os.rename(tmp, path)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
+                landed = self._store(directory, header, payload_bytes)
         # The rename (or, for a retry, the version another writer may have just renamed) is on disk before
         # the caller answers.
         self.sync.flush([directory, directory.parent, self.root])
-        if duplicate is not None:
-            return duplicate
-        return Landed(submission_id, version, path, received, checksum, duplicate=False)
+        return landed
+
+    def _store(self, directory: Path, header: dict, payload_bytes: bytes) -> Landed:
+        """Write a new version: its content flushed before its name appears (called under the date's lock)."""
+        path = directory / f"v{header['version']:04d}-{header['submission_id']}.json"
+        tmp = write_file(path, encode_document(header, payload_bytes))
+        try:
+            self.sync.flush([tmp])
+            os.rename(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Landed(header["submission_id"], header["version"], path, header["received_at"],
+                      header["payload_sha256"], duplicate=False)
 
     def iter_documents(self) -> Iterator[Path]:
         """Every landed document, in a stable order (institution, date, version)."""
