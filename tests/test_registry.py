@@ -67,7 +67,7 @@ def test_cli_create_prints_json_once_and_audit_has_no_secret(db, warehouse_url):
     code = _code()
     out = subprocess.run(
         ["vte", "accounts", "create", "--institution-code", code, "--name", "丁医院", "--region-code", "330328",
-         "--level", "二级", "--community", "文成县医共体", "--json"],
+         "--level", "二级", "--community", "文成县医共体", "--json", "--override-sandbox", "--reason", "测试"],
         capture_output=True, text=True, check=True,
     ).stdout
     creds = json.loads(out)
@@ -75,7 +75,7 @@ def test_cli_create_prints_json_once_and_audit_has_no_secret(db, warehouse_url):
     assert creds["accessSecret"] not in _all_text(db, "registry") + _all_text(db, "ops")
     refused = subprocess.run(
         ["vte", "accounts", "create", "--institution-code", _code(), "--name", "x", "--region-code", "999999",
-         "--level", "二级"], capture_output=True, text=True,
+         "--level", "二级", "--override-sandbox", "--reason", "测试"], capture_output=True, text=True,
     )
     assert refused.returncode == 2 and "999999" in refused.stderr
 

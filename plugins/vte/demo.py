@@ -181,6 +181,8 @@ Where to look:
   Airflow UI:         vte up   (then http://127.0.0.1:8080; DAGs vte_ingest, vte_transform)
   dbt docs:           vte dbt docs generate && open {settings.home / 'dbt' / 'target' / 'index.html'}
   GX Data Docs:       {settings.home / 'gx-docs' / 'index.html'}
+                      or in the console at /quality/gx/: vte console, signed in as an admin
+                      (vte users create --username dc_admin --role admin --region 330000)
   feedback reports:   {settings.home / 'feedback'}/<institution>/latest.html
   landing zone:       {settings.landing_dir}
 """)

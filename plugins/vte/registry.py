@@ -1,8 +1,10 @@
-"""The institution registry: institutions and their API accounts.
+"""The institution registry: institutions and their API accounts, production and test.
 
 An account's secret is shown once, when it is created, rotated or replaced, and stored only encrypted.
 Every administrative action is recorded in ``ops.admin_audit`` (never with a secret). An institution's
 suspensions and closure (vte.lifecycle) travel with its account, so the intake can refuse their dates.
+Test accounts (``registry.test_accounts``, keys ``tk…``) are the sandbox's (vte.sandbox): the institution need
+not be registered yet, and what they send is landed apart.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from vte import crypto
 from vte.config import Settings
 
 HOSPITAL_LEVELS = ("二级", "三级")
+PRODUCTION, TEST = "production", "test"
 
 
 class RegistryError(ValueError):
@@ -51,6 +54,11 @@ class ActiveAccount:
     institution_code: str
     joined_on: date | None = None  # the institution's first report date: earlier dates are refused
     status_periods: tuple[StatusPeriod, ...] = ()  # its suspensions and closure (registry.institution_status_periods)
+    kind: str = PRODUCTION  # 'test': a sandbox account, whose submissions are landed apart (vte.sandbox)
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind == TEST
 
     def status_on(self, day: date) -> StatusPeriod | None:
         """The suspension or closure that covers ``day``, or None when a report for it is expected."""
@@ -134,6 +142,8 @@ def replace_account(conn: psycopg.Connection, access_key: str, settings: Setting
     Everything stays the institution's: landed versions, the warehouse's history and the feedback reports are
     kept by institution code, so the new account continues them (its next report of a date is a new version).
     """
+    if _table_of(access_key) != "registry.accounts":
+        raise RegistryError(f"{access_key} is a test account: revoke it and issue another with create-test")
     with conn.transaction():
         institution_code, status = _account_row(conn, access_key)
         conn.execute("select 1 from registry.institutions where institution_code = %s for update", (institution_code,))
@@ -160,9 +170,43 @@ def register(conn: psycopg.Connection, *, settings: Settings | None = None, **in
         return create_account(conn, institution["code"], settings)
 
 
+def create_test_account(conn: psycopg.Connection, institution_code: str, name: str | None = None,
+                        settings: Settings | None = None) -> Credentials:
+    """Test credentials for the sandbox; the institution may be registered or not yet (then ``name`` names it)."""
+    with conn.transaction():
+        registered = conn.execute("select institution_name from registry.institutions where institution_code = %s",
+                                  (institution_code,)).fetchone()
+        if registered is None and not (name or "").strip():
+            raise RegistryError(f"institution {institution_code} is not registered: give its --name (机构未注册，请给出名称)")
+        active = conn.execute("select access_key from registry.test_accounts where institution_code = %s"
+                              " and status = 'active'", (institution_code,)).fetchone()
+        if active is not None:
+            raise RegistryError(f"institution {institution_code} already has an active test account, {active[0]}:"
+                                " rotate or revoke it")
+        access_key = "tk" + secrets.token_hex(9)
+        secret = _new_secret()
+        try:
+            conn.execute(
+                "insert into registry.test_accounts (access_key, institution_code, institution_name, secret_ciphertext)"
+                " values (%s, %s, %s, %s)",
+                (access_key, institution_code, registered[0] if registered else name.strip(),
+                 crypto.encrypt(secret, settings)))
+        except psycopg.errors.CheckViolation as exc:
+            raise RegistryError(
+                f"institution code {institution_code!r} must be 2-40 letters, digits, '-' or '_' (机构代码格式不正确)"
+            ) from exc
+        audit(conn, "account.create_test", access_key, institution_code=institution_code,
+              registered=registered is not None)
+    return Credentials(access_key, secret, institution_code)
+
+
+def _table_of(access_key: str) -> str:
+    return "registry.test_accounts" if access_key.startswith("tk") else "registry.accounts"
+
+
 def _account_row(conn: psycopg.Connection, access_key: str) -> tuple[str, str]:
     row = conn.execute(
-        "select institution_code, status from registry.accounts where access_key = %s", (access_key,)
+        f"select institution_code, status from {_table_of(access_key)} where access_key = %s", (access_key,)
     ).fetchone()
     if row is None:
         raise RegistryError(f"access key {access_key} is unknown (未知的accessKey)")
@@ -177,7 +221,7 @@ def rotate(conn: psycopg.Connection, access_key: str, settings: Settings | None 
             raise RegistryError(f"access key {access_key} is {status} and cannot be rotated")
         secret = _new_secret()
         conn.execute(
-            "update registry.accounts set secret_ciphertext = %s, rotated_at = now() where access_key = %s",
+            f"update {_table_of(access_key)} set secret_ciphertext = %s, rotated_at = now() where access_key = %s",
             (crypto.encrypt(secret, settings), access_key),
         )
         audit(conn, "account.rotate", access_key, institution_code=institution_code)
@@ -190,7 +234,8 @@ def revoke(conn: psycopg.Connection, access_key: str) -> None:
         if status == "revoked":
             raise RegistryError(f"access key {access_key} is already revoked")
         conn.execute(
-            "update registry.accounts set status = 'revoked', revoked_at = now() where access_key = %s", (access_key,)
+            f"update {_table_of(access_key)} set status = 'revoked', revoked_at = now() where access_key = %s",
+            (access_key,)
         )
         audit(conn, "account.revoke", access_key, institution_code=institution_code)
 
@@ -222,13 +267,36 @@ def list_accounts(conn: psycopg.Connection) -> list[dict]:
     return [dict(zip(names, row)) for row in cur]
 
 
+def list_test_accounts(conn: psycopg.Connection) -> list[dict]:
+    cur = conn.execute(
+        """
+        select t.institution_code, coalesce(i.institution_name, t.institution_name) as institution_name,
+               i.institution_code is not null as is_registered, t.access_key, t.status as account_status,
+               t.created_at, t.revoked_at
+        from registry.test_accounts as t
+        left join registry.institutions as i on i.institution_code = t.institution_code
+        order by t.institution_code, t.created_at
+        """
+    )
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row)) for row in cur]
+
+
+# A test account answers for any report date from 2020 on and is never suspended: the sandbox is for trying
+# the interface, before (or beside) the institution's registration.
 _ACCOUNTS = """
-    select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on,
-           (select json_agg(json_build_array(p.status, p.from_date, p.resumed_on) order by p.from_date)
-            from registry.institution_status_periods as p
-            where p.institution_code = a.institution_code) as status_periods
-    from registry.accounts as a
-    join registry.institutions as i on i.institution_code = a.institution_code
+    select * from (
+        select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on,
+               (select json_agg(json_build_array(p.status, p.from_date, p.resumed_on) order by p.from_date)
+                from registry.institution_status_periods as p
+                where p.institution_code = a.institution_code) as status_periods,
+               'production' as kind
+        from registry.accounts as a
+        join registry.institutions as i on i.institution_code = a.institution_code
+        union all
+        select t.access_key, t.institution_code, t.secret_ciphertext, t.status, null, null, 'test'
+        from registry.test_accounts as t
+    ) as accounts
 """
 
 
@@ -238,11 +306,11 @@ def _periods(rows: list | None) -> tuple[StatusPeriod, ...]:
 
 
 def _account(row: tuple, settings: Settings | None) -> ActiveAccount | None:
-    access_key, institution_code, ciphertext, status, joined_on, periods = row
+    access_key, institution_code, ciphertext, status, joined_on, periods, kind = row
     if status != "active":
         return None
     return ActiveAccount(access_key, crypto.decrypt(ciphertext, settings), institution_code, joined_on,
-                         _periods(periods))
+                         _periods(periods), kind)
 
 
 def account_statuses(conn: psycopg.Connection, settings: Settings | None = None) -> dict[str, ActiveAccount | None]:
@@ -253,5 +321,5 @@ def account_statuses(conn: psycopg.Connection, settings: Settings | None = None)
 def account_status(conn: psycopg.Connection, access_key: str,
                    settings: Settings | None = None) -> tuple[bool, ActiveAccount | None]:
     """One access key as the registry has it now: (known, credentials when active)."""
-    row = conn.execute(_ACCOUNTS + " where a.access_key = %s", (access_key,)).fetchone()
+    row = conn.execute(_ACCOUNTS + " where accounts.access_key = %s", (access_key,)).fetchone()
     return (False, None) if row is None else (True, _account(row, settings))

@@ -20,13 +20,15 @@ ADMIN_AUDIT_TAMPERING = tuple(s.replace("endpoint = endpoint", "actor = actor") 
 
 CAN = {
     roles.INTAKE: ["select access_key, secret_ciphertext from registry.accounts",
-                   "select joined_on from registry.institutions"],
+                   "select joined_on from registry.institutions",
+                   "select count(*) from registry.institution_status_periods"],
     roles.LOADER: ["insert into ops.intake_audit_files (file_name, loaded_bytes) values ('t.jsonl', 0)",
                    "insert into ops.intake_requests (request_id, requested_at, method, endpoint, outcome, http_status,"
                    " latency_ms, audit_file) values (gen_random_uuid(), now(), 'POST', '/t', 'accepted', 200, 1, 't')",
                    "select count(*) from raw.submission_rows"],
     roles.TRANSFORM: ["select count(*) from raw.submission_rows", "select count(*) from registry.institutions",
-                      "select max(processed_through) from ops.publications", "create schema role_test_candidate"],
+                      "select max(processed_through) from ops.publications", "create schema role_test_candidate",
+                      "select count(*) from registry.institution_status_periods"],
     roles.PUBLISHER: ["insert into ops.alerts (run_id, stage, message) values ('t', 'staged', 't')",
                       "select count(*) from ops.intake_requests", "select count(*) from history.indicator_values"],
     roles.EXTRACTS: ["insert into ops.admin_audit (actor, action, subject) values ('t', 'extract.create', 't')",
@@ -34,18 +36,21 @@ CAN = {
     roles.ADMIN: ["insert into registry.regions (region_code, region_name, region_level, edition)"
                   " values ('990000', 't', 'province', 't')",
                   "insert into ops.admin_audit (actor, action, subject) values ('t', 't', 't')",
-                  "create role role_test_login"],
+                  "create role role_test_login", "select count(*) from registry.institution_status_changes",
+                  "select count(*) from registry.institution_status_periods"],
 }
 CANNOT = {
     roles.INTAKE: ["select count(*) from raw.submissions", "select count(*) from ops.intake_requests",
-                   "update registry.accounts set status = 'revoked'"],
+                   "update registry.accounts set status = 'revoked'",
+                   "select count(*) from registry.institution_status_changes"],
     roles.LOADER: ["select count(*) from registry.accounts", "update raw.submissions set version = version",
                    "delete from raw.submission_rows", "select count(*) from ops.admin_audit",
                    "update ops.publications set success = false"],
     roles.TRANSFORM: ["select count(*) from registry.accounts", "select count(*) from ops.intake_requests",
                       "insert into ops.publications (run_id, candidate_schema, published_schema, success)"
                       " values ('t', 'a', 'b', true)", "delete from raw.submissions",
-                      "update history.indicator_values set rate = 0"],
+                      "update history.indicator_values set rate = 0",
+                      "delete from registry.institution_status_changes"],
     roles.PUBLISHER: ["select count(*) from registry.accounts", "delete from history.indicator_values",
                       "insert into raw.submission_rows select * from raw.submission_rows",
                       "delete from ops.publications"],
@@ -55,7 +60,9 @@ CANNOT = {
                      " values ('t', 'a', 'b', true)"],
     roles.ADMIN: ["select count(*) from raw.submissions", "delete from registry.accounts",
                   "update ops.publications set success = false", "grant vte_owner to vte_admin",
-                  "select count(*) from history.indicator_values"],
+                  "select count(*) from history.indicator_values",
+                  "update registry.institution_status_changes set reason = reason",
+                  "delete from registry.institution_status_changes"],
     roles.AIRFLOW: ["select count(*) from registry.accounts", "select count(*) from raw.submissions",
                     "select count(*) from ops.publications"],
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from vte import lifecycle
 from vte.access import roles
 from vte.alerts import detect, model, recipients
 
@@ -71,6 +72,17 @@ def test_three_days_missing_move_the_alert_to_the_city_and_seven_to_the_province
     assert detected.resolved["consecutive_missing"] == 1
     assert streak_alerts(world) == [(f"consecutive_missing:{CODE}:2026-03-03", "critical", ZHEJIANG, "resolved")]
     assert ("missing_report:H330328902:2026-03-09", "warning", WENCHENG, "open") in world.alerts("missing_report")
+
+
+def test_a_suspension_ends_the_streak_of_missing_days(world, mailbox):
+    world.register(CODE, WENCHENG, JOINED)
+    world.report(CODE, days(JOINED, LAST_REPORTED))
+    with world.connect() as conn:  # as `vte institutions suspend` records it (the next test's cleanup removes it)
+        lifecycle.suspend(conn, CODE, date(2026, 3, 5), "停业整顿", today=date(2026, 3, 5))
+    run_on(world, date(2026, 3, 11))
+    assert streak_alerts(world) == []  # 03-03 and 03-04 missing, then nothing expected
+    assert [a[0] for a in world.alerts("missing_report")] == [
+        f"missing_report:{CODE}:2026-03-03", f"missing_report:{CODE}:2026-03-04"]
 
 
 def test_an_acknowledged_streak_opens_again_when_it_escalates(world, mailbox):

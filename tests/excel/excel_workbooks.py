@@ -30,11 +30,15 @@ def header_of(sheet) -> list[str]:
     return [cell.value for cell in sheet[1]]
 
 
-def filled_template(rows: list[tuple[str, dict]], *, dates_as_text: bool = False) -> tuple[bytes, list[str]]:
-    """The template with ``rows`` from row 3; returns the workbook and its header (to locate cells)."""
+def filled_template(rows: list[tuple[str, dict]], *, dates_as_text: bool = False,
+                    keep_example: bool = False) -> tuple[bytes, list[str]]:
+    """The template with ``rows`` from row 3, the example row deleted as many people do (kept: from row 4);
+    returns the workbook and its header (to locate cells)."""
     book = openpyxl.load_workbook(io.BytesIO(build_template()))
     sheet = book[DATA_SHEET]
     header = header_of(sheet)
+    if not keep_example:
+        sheet.delete_rows(3)
     for report_date, row in rows:
         day = report_date if dates_as_text else date.fromisoformat(report_date)
         sheet.append([day, *(row[name] for name in header[1:])])

@@ -113,6 +113,7 @@ def test_a_bad_count_cell_is_refused_with_sheet_cell_and_field(good, value, code
     assert f"工作表「{DATA_SHEET}」单元格 {where}（medicine）" in error.message
     assert f"sheet '{DATA_SHEET}' cell {where} (medicine)" in error.message
     assert error.message.index("：") < error.message.index(" / ")  # Chinese first
+    assert error.to_dict()["fieldLabelZh"] == error.field_label_zh == fields_by_name()["medicine"].label_zh
     if code == "formula_error":
         assert value in error.message
 

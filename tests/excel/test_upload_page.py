@@ -8,6 +8,7 @@ import pytest
 from excel_workbooks import cell_of, edited, filled_template, generated_payloads, interleaved_rows
 
 from vte.config import PROJECT_ROOT
+from vte.domain import fields_by_name
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,6 +65,8 @@ def test_sign_in_upload_and_read_the_result(page, server_url, account, tmp_path)
     assert "未保存任何数据" in page.inner_text("#refused")
     errors = page.locator("#cell-errors tbody tr")
     assert [errors.nth(i).locator("td").nth(1).inner_text() for i in range(errors.count())] == bad_cells
+    field = errors.nth(0).locator("td").nth(2).inner_text()  # the Chinese label beside the field name
+    assert field.splitlines() == ["medicine", fields_by_name()["medicine"].label_zh]
     page.screenshot(path=str(ARTIFACTS / "upload-page.png"), full_page=True)
 
     page.click("#sign-out")

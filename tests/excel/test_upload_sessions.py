@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
+from datetime import timedelta
 
 import httpx
+import openpyxl
 import pytest
 from excel_workbooks import filled_template, generated_payloads, interleaved_rows
 
 from vte import registry
 from vte.excel.session import SESSION_COOKIE
+from vte.excel.template import DATA_SHEET
+from vte.landing import LandingZone
+from vte.submission import report_today
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -71,3 +77,26 @@ def test_rotating_the_secret_ends_the_session(browser, account, db):
     while 'id="sign-in"' not in browser.get("/upload").text:
         assert time.monotonic() < deadline, "the session outlived the secret"
         time.sleep(0.3)
+
+
+def test_the_template_downloaded_after_signing_in_lists_last_months_departments(browser, account, settings):
+    signed_out = browser.get("/upload/template")
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/upload"
+    last = report_today().replace(day=1) - timedelta(days=1)
+    rows = [{**row, "hospital": "北院", "dept": dept} for row, dept in zip(generated_rows(2), ("0201", "0202"))]
+    LandingZone(settings=settings).land(institution_code=account.institution_code, access_key=account.access_key,
+                                        channel="api", payload={"date": last.isoformat(), "data": rows})
+    sign_in(browser, account)
+    page = browser.get("/upload")
+    assert 'href="/upload/template"' in page.text
+    answer = browser.get("/upload/template")
+    assert answer.status_code == 200 and answer.headers["content-type"] == XLSX
+    assert account.institution_code in answer.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content))[DATA_SHEET]
+    assert [(r[1].value, r[2].value) for r in sheet.iter_rows(min_row=4, max_row=5)] == [("北院", "0201"),
+                                                                                       ("北院", "0202")]
+    assert sheet["B6"].value is None
+
+
+def generated_rows(count: int) -> list[dict]:
+    return generated_payloads(days=1, seed=3)[0]["data"][:count]

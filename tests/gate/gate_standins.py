@@ -2,7 +2,8 @@
 
 The staged rows are random department rows that satisfy every consistency rule (fields are filled in the
 order the rules impose); the marts are summed from random department-month numerators and denominators
-over the region hierarchy, the way the indicator definition says (Σ numerator / Σ denominator).
+over the region hierarchy, the way the indicator definition says (Σ numerator / Σ denominator), and the
+funnel compares each institution with its regions from those values, as dbt's fct_institution_funnel does.
 """
 
 from __future__ import annotations
@@ -133,8 +134,14 @@ def indicator_value_rows(rng: random.Random, months=MONTHS) -> list[tuple]:
         rate = round(100 * numerator / denominator, 4) if denominator else None
         target = targets[indicator_id]
         meets = None if rate is None or target is None else rate >= target
+        # small: n × p or n × (1 − p) under 5 at the province's proportion p, as dbt marks it
+        province_numerator, province_denominator = sums[("province", "330000", None, None, period_type, start,
+                                                         indicator_id)]
+        small = None if not denominator else (
+            denominator * province_numerator < 5 * province_denominator
+            or denominator * (province_denominator - province_numerator) < 5 * province_denominator)
         rows.append((level, entity_code, names[key], campus, department, period_type, start, indicator_id,
-                     numerator, denominator, rate, target, meets, None))
+                     numerator, denominator, rate, target, meets, None, False, small))
     return rows
 
 
@@ -150,23 +157,91 @@ def _create_candidate(conn: psycopg.Connection, schema: str, rng: random.Random,
     conn.execute(sql.SQL("create schema {}").format(s))
     conn.execute(sql.SQL(
         "create table {}.dim_institutions (institution_code text, institution_name text,"
-        " institution_status text, joined_on date, county_code text, community_name text)").format(s))
-    for code, community, county, _ in INSTITUTIONS:
-        conn.execute(sql.SQL("insert into {}.dim_institutions values (%s, %s, 'active', '2024-12-01', %s, %s)")
-                     .format(s), (code, f"{code} name", county, community))
+        " institution_status text, joined_on date, county_code text, city_code text, province_code text,"
+        " community_name text)").format(s))
+    for code, community, county, city in INSTITUTIONS:
+        conn.execute(sql.SQL("insert into {}.dim_institutions values (%s, %s, 'active', '2024-12-01', %s, %s,"
+                             " '330000', %s)").format(s), (code, f"{code} name", county, city, community))
     conn.execute(sql.SQL(
         "create table {}.fct_indicator_values (level text, entity_code text, entity_name text, campus text,"
         " department text, period_type text, period_start date, indicator_id text, numerator bigint,"
         " denominator bigint, rate numeric, target numeric, meets_target boolean,"
-        " rate_same_period_last_year numeric)").format(s))
+        " rate_same_period_last_year numeric, is_partial_period boolean, is_small_denominator boolean)").format(s))
     rows = indicator_value_rows(rng, months)
     with conn.cursor().copy(sql.SQL("copy {}.fct_indicator_values from stdin").format(s)) as copy:
         for row in rows:
             copy.write_row(row)
+    # every period complete: each expected day received (the values above are not partial)
     conn.execute(sql.SQL(
         "create table {s}.fct_reporting_completeness as"
         " select distinct 'institution'::text as level, entity_code, entity_name, period_type, period_start,"
-        " 28 as days_expected, 27 as days_received, 1 as days_missing, 0 as days_late,"
-        " round(100.0 * 27 / 28, 4) as completeness_rate, 100.0 as timeliness_rate"
+        " 28 as days_expected, 28 as days_received, 0 as days_missing, 0 as days_late,"
+        " 100.0 as completeness_rate, 100.0 as timeliness_rate"
         " from {s}.fct_indicator_values where level = 'institution'").format(s=s))
+    conn.execute(sql.SQL(FUNNEL).format(s=s))
     return len(rows)
+
+
+# fct_institution_funnel as dbt builds it from the values above: each institution's rate of an indicator with a
+# target against its county's, city's and province's, with the normal approximation's 95 % and 99.8 % limits.
+FUNNEL = """
+create table {s}.fct_institution_funnel as
+with compared as (
+    select
+        regions.region_level,
+        regions.region_code,
+        region_values.entity_name as region_name,
+        institution_values.entity_code as institution_code,
+        institution_values.entity_name as institution_name,
+        institution_values.period_type,
+        institution_values.period_start,
+        institution_values.indicator_id,
+        institution_values.numerator,
+        institution_values.denominator,
+        institution_values.rate,
+        region_values.numerator as region_numerator,
+        region_values.denominator as region_denominator,
+        institution_values.is_small_denominator,
+        institution_values.is_partial_period,
+        institution_values.numerator::numeric / institution_values.denominator as proportion,
+        region_values.numerator::numeric / region_values.denominator as regional_proportion
+    from {s}.fct_indicator_values as institution_values
+    inner join {s}.dim_institutions as institutions
+        on institution_values.entity_code = institutions.institution_code
+    cross join lateral (
+        values ('county', institutions.county_code), ('city', institutions.city_code),
+            ('province', institutions.province_code)
+    ) as regions (region_level, region_code)
+    inner join {s}.fct_indicator_values as region_values
+        on region_values.level = regions.region_level and region_values.entity_code = regions.region_code
+            and region_values.period_type = institution_values.period_type
+            and region_values.period_start = institution_values.period_start
+            and region_values.indicator_id = institution_values.indicator_id
+    where institution_values.level = 'institution' and institution_values.target is not null
+        and institution_values.denominator > 0
+),
+limited as (
+    select
+        compared.*,
+        sqrt(compared.regional_proportion * (1 - compared.regional_proportion) / compared.denominator)
+            as standard_error
+    from compared
+)
+select
+    region_level, region_code, region_name, institution_code, institution_name, period_type, period_start,
+    indicator_id, numerator, denominator, rate, region_numerator, region_denominator, is_small_denominator,
+    is_partial_period,
+    round(100 * regional_proportion, 4) as regional_rate,
+    round(100 * greatest(regional_proportion - 3.09 * standard_error, 0), 4) as lower_998_limit,
+    round(100 * greatest(regional_proportion - 1.96 * standard_error, 0), 4) as lower_95_limit,
+    round(100 * least(regional_proportion + 1.96 * standard_error, 1), 4) as upper_95_limit,
+    round(100 * least(regional_proportion + 3.09 * standard_error, 1), 4) as upper_998_limit,
+    case
+        when proportion > regional_proportion + 3.09 * standard_error then 'above_998'
+        when proportion > regional_proportion + 1.96 * standard_error then 'above_95'
+        when proportion < regional_proportion - 3.09 * standard_error then 'below_998'
+        when proportion < regional_proportion - 1.96 * standard_error then 'below_95'
+        else 'within'
+    end as funnel_flag
+from limited
+"""

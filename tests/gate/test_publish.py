@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vte.publication import gate, publish, suites
+from vte.publication import gate, publish, scope, suites
 
 from gate_standins import MONTHS, create_candidate
 
@@ -171,6 +171,27 @@ def test_one_vanished_institution_is_listed_but_does_not_stop_the_publication(db
     assert [(code, month.isoformat()) for code, month in vanished] == [("GATE02", "2025-02-01")]
 
 
+def test_an_institution_suspended_for_a_whole_month_has_not_vanished(db, first_publication):
+    create_candidate(db, CANDIDATE, random.Random(7))
+    _vanished_institutions(db, ["GATE02"])
+    # suspended all February and active again since March (its status today): no day of February was
+    # expected, so fct_reporting_completeness has no row for it
+    db.execute(f"delete from {CANDIDATE}.fct_reporting_completeness where entity_code = 'GATE02'"
+               " and period_type = 'month' and period_start = '2025-02-01'")
+    result = gate.run_gate("marts", CANDIDATE, "publish-suspended-month", published_schema=PUBLISHED)
+    assert result.success, result.message()
+    assert db.execute(suites.vanished_institutions_query(CANDIDATE)).fetchall() == []
+
+
+def test_many_institutions_suspended_for_a_month_are_not_a_mass_vanishing(db, first_publication):
+    create_candidate(db, CANDIDATE, random.Random(7))
+    _vanished_institutions(db)
+    db.execute(f"delete from {CANDIDATE}.fct_reporting_completeness where level = 'institution'"
+               " and period_type = 'month' and period_start = '2025-02-01'")
+    result = gate.run_gate("marts", CANDIDATE, "publish-all-suspended", published_schema=PUBLISHED)
+    assert result.success, result.message()
+
+
 def test_a_province_without_county_medical_communities_publishes(db, first_publication):
     create_candidate(db, CANDIDATE, random.Random(7))
     db.execute(f"update {CANDIDATE}.dim_institutions set community_name = null")
@@ -181,3 +202,19 @@ def test_a_province_without_county_medical_communities_publishes(db, first_publi
     result = gate.run_gate("marts", CANDIDATE, "publish-unreported-community", published_schema=PUBLISHED)
     assert [f.details for f in result.failed] == [
         "every level of the region hierarchy is present (community where one is registered); e.g. [['community']]"]
+
+
+def test_a_candidate_of_another_shape_cannot_replace_slices(db, first_publication):
+    """After a release adds a column or a model, slices cannot go into the old tables: publish everything once."""
+    create_candidate(db, CANDIDATE, random.Random(7))
+    scope.check_same_shape(db, CANDIDATE, PUBLISHED)
+    db.execute(f"alter table {CANDIDATE}.fct_indicator_values add column is_new boolean")
+    with pytest.raises(scope.ScopeError, match="fct_indicator_values .*publish_all"):
+        scope.check_same_shape(db, CANDIDATE, PUBLISHED)
+    db.execute(f"alter table {CANDIDATE}.fct_indicator_values drop column is_new")
+    db.execute(f"alter table {PUBLISHED}.fct_institution_funnel rename to fct_institution_funnel_renamed")
+    try:
+        with pytest.raises(scope.ScopeError, match="fct_institution_funnel .*missing"):
+            scope.check_same_shape(db, CANDIDATE, PUBLISHED)
+    finally:
+        db.execute(f"alter table {PUBLISHED}.fct_institution_funnel_renamed rename to fct_institution_funnel")

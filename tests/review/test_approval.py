@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import psycopg
 import pytest
 
-from vte import registry, warehouse
+from vte import lifecycle, registry, warehouse
 from vte.access import roles
 from vte.config import Settings
 from vte.review import approval, locks
@@ -31,6 +31,16 @@ def admin(warehouse_url, tmp_path_factory):
                               joined_on=date(2026, 1, 1))
         # joined after March: not expected in March's review
         registry.register(conn, code="RV05", name="新医院", level="二级", county_code="330106", joined_on=date(2026, 4, 1))
+        # joined in May, then suspended or closed in June (see the lifecycle test)
+        for code, county in (("RV06", "330105"), ("RV07", "330108"), ("RV08", "330109")):
+            registry.register(conn, code=code, name=f"审核医院{code}", level="二级", county_code=county,
+                              joined_on=date(2026, 5, 1))
+        july = date(2026, 7, 15)
+        lifecycle.suspend(conn, "RV06", date(2026, 6, 1), "停业整顿", today=july)
+        lifecycle.resume(conn, "RV06", date(2026, 7, 1), "恢复", today=july)
+        lifecycle.close(conn, "RV07", date(2026, 6, 20), "撤销", today=july)
+        lifecycle.suspend(conn, "RV08", date(2026, 6, 1), "停业整顿", today=july)
+        lifecycle.close(conn, "RV08", date(2026, 6, 15), "撤销", today=july)
     with warehouse.connect(settings, role=roles.ADMIN, autocommit=True) as conn:
         yield conn
     warehouse.stop(settings)
@@ -77,6 +87,17 @@ def test_the_whole_review_from_county_to_a_locked_month(admin):
     events = admin.execute("select region_code, action from review.approval_events where month = %s"
                            " order by event_id", (MONTH,)).fetchall()
     assert events[:3] == [(LUCHENG, "accept"), (LUCHENG, "unaccept"), (LUCHENG, "accept")] and len(events) == 8
+
+
+def test_a_month_is_accepted_where_an_institution_was_expected_on_one_of_its_days(admin):
+    june, july = date(2026, 6, 1), date(2026, 7, 1)
+    # RV06 suspended all June, RV08 suspended then closed all June; RV07 closed on 20 June
+    assert approval.expected_institutions(admin, june) >= {"RV07"}
+    assert not approval.expected_institutions(admin, june) & {"RV06", "RV08"}
+    assert "330108" in approval.units(admin, june) and not {"330105", "330109"} & set(approval.units(admin, june))
+    assert "330105" in approval.units(admin, july) and not {"330108", "330109"} & set(approval.units(admin, july))
+    with pytest.raises(ReviewError, match="nothing to accept"):
+        approval.accept(admin, "330105", june, actor="test", today=AFTER_MONTH.replace(month=8))
 
 
 def test_a_region_without_institutions_has_nothing_to_accept(admin):

@@ -1,10 +1,10 @@
 """The gate's and the publish step's rows of ops.alerts, turned into alerts.
 
 vte.publication writes a row in ops.alerts when a gate stops a run (stage ``staged`` or ``marts``), when a
-run holds rows of institutions out of the indicators (``held_out``), and when active institutions are
-missing from a complete month (``vanished``). Each run of the monitor reads the rows newer than the last
-one it bridged (alerts.bridged; ids are looked at from OVERLAP_IDS below it, so a row whose transaction
-committed after a newer one is not skipped) and opens or bumps:
+run holds rows of institutions out of the indicators (``held_out``), and when institutions are missing from
+a complete month they were expected to report in (``vanished``). Each run of the monitor reads the rows newer
+than the last one it bridged (alerts.bridged; ids are looked at from OVERLAP_IDS below it, so a row whose
+transaction committed after a newer one is not skipped) and opens or bumps:
 
 - gate_stopped (critical, the province), one subject per stage; resolved by a later successful publication;
 - held_out (warning, the institution's county), one per institution; resolved when a publication after it
@@ -75,7 +75,7 @@ def _vanished(scope: Scope, ops_alert_id: int, run_id: str, failure: dict) -> Fi
         kind="vanished", level="warning", region_code=scope.institution_county(code), institution_code=code,
         subject=f"vanished:{code}:{month:%Y-%m}",
         message=(f"{scope.who(code)} 在 {month:%Y年%m月} 没有任何上报数据 / {code} is missing from {month:%Y-%m}:"
-                 f" an active institution without a single report in a complete month"),
+                 f" not a single report in a complete month in which reports were expected"),
         details={"ops_alert_id": ops_alert_id, "run_id": run_id, "month": month.isoformat()})
 
 

@@ -1,11 +1,11 @@
-"""``vte accounts``: register institutions and manage their API accounts."""
+"""``vte accounts``: register institutions and manage their API accounts, production and sandbox (test)."""
 
 import json
 from datetime import date
 
 import typer
 
-from vte import registry
+from vte import registry, sandbox
 from vte import warehouse as wh
 from vte.access import roles
 
@@ -37,16 +37,62 @@ def create(
     joined_on: str = typer.Option(None, help="First report date accepted (yyyy-mm-dd); earlier dates are refused."
                                              " Default today; set it earlier to let the institution back-fill."),
     as_json: bool = typer.Option(False, "--json", help="Print accessKey, accessSecret, institution_code as JSON."),
+    override_sandbox: bool = typer.Option(False, "--override-sandbox",
+                                          help="Issue production credentials without a passed sandbox submission"
+                                               " (needs --reason; recorded in ops.admin_audit)."),
+    reason: str = typer.Option(None, help="Why the sandbox is overridden."),
 ) -> None:
-    """Register an institution and open its API account; prints the secret once."""
+    """Register an institution and open its production API account; prints the secret once.
+
+    Only after one of its sandbox submissions passed (create-test, then sandbox-status), unless overridden."""
     joined = _date("--joined-on", joined_on) if joined_on else None
+    if override_sandbox and not (reason or "").strip():
+        _fail(ValueError("--override-sandbox needs --reason: why production credentials are issued untested"))
+    if reason and not override_sandbox:
+        _fail(ValueError("--reason goes with --override-sandbox"))
     try:
         with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
-            creds = registry.register(conn, code=institution_code, name=name, level=level, county_code=region_code,
-                                      community=community, joined_on=joined)
+            creds = sandbox.issue_production(
+                conn, institution={"code": institution_code, "name": name, "level": level, "county_code": region_code,
+                                   "community": community, "joined_on": joined},
+                override_reason=reason if override_sandbox else None)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
         _fail(exc)
     _print_credentials(creds, as_json)
+
+
+@app.command("create-test")
+def create_test(
+    institution_code: str = typer.Option(..., help="The institution's code (registered or not yet)."),
+    name: str = typer.Option(None, help="The institution's name, when it is not registered yet."),
+    as_json: bool = typer.Option(False, "--json", help="Print accessKey, accessSecret, institution_code as JSON."),
+) -> None:
+    """Open sandbox (test) credentials: the same endpoints, the same answers, nothing reaches the warehouse."""
+    try:
+        with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
+            creds = registry.create_test_account(conn, institution_code, name)
+    except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
+        _fail(exc)
+    _print_credentials(creds, as_json)
+
+
+@app.command("sandbox-status")
+def sandbox_status(as_json: bool = typer.Option(False, "--json", help="One JSON object per institution.")) -> None:
+    """Which institutions given test credentials passed the sandbox, and which hold production credentials."""
+    try:
+        with wh.connect(role=roles.ADMIN) as conn:
+            rows = sandbox.status(conn)
+    except wh.WarehouseNotRunning as exc:
+        _fail(exc)
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+            continue
+        passed = f"passed {r['passed_at']}" if r["passed"] else "not passed"
+        typer.echo(f"{r['institution_code']}\t{r['institution_name'] or '-'}\t{passed}\t"
+                   f"{r['sandbox_submissions']} submission(s)\t{r['refused_requests']} refused\t"
+                   f"{'production' if r['has_production_account'] else 'no production account'}\t"
+                   f"{r['test_access_key'] or '-'}")
 
 
 def _date(option: str, text: str) -> date:
@@ -73,12 +119,16 @@ def joined_on_(
 
 @app.command("list")
 def list_() -> None:
-    """List institutions and their accounts (never the secrets)."""
+    """List institutions and their accounts, then the test accounts (never the secrets)."""
     with wh.connect(role=roles.ADMIN) as conn:
         rows = registry.list_accounts(conn)
+        tests = registry.list_test_accounts(conn)
     for r in rows:
         typer.echo(f"{r['institution_code']}\t{r['institution_name']}\t{r['hospital_level']}\t{r['county_code']}\t"
                    f"{r['community_name'] or '-'}\t{r['access_key'] or '-'}\t{r['account_status'] or '-'}")
+    for r in tests:
+        typer.echo(f"{r['institution_code']}\t{r['institution_name'] or '-'}\ttest\t-\t-\t{r['access_key']}\t"
+                   f"{r['account_status']}")
 
 
 @app.command()

@@ -4,6 +4,10 @@ Every date in the workbook becomes one payload ``{"date": ..., "data": [rows]}``
 each row ``hospital``, ``dept`` and the 31 counts as ints. Anything wrong is reported with its sheet,
 cell, field and reason; a workbook with any error yields no payload at all (all or nothing).
 
+Two kinds of row are not data: the template's example row while unchanged (a changed one is refused, since
+whoever changed it meant something by it), and a pre-filled row with nothing but its hospital and dept
+(listed in ``skipped_rows``, so the hospital sees which departments it left out).
+
 python-calamine reads the values (fast); it shows formula errors (#VALUE!, #REF!, ...) as blank cells,
 so openpyxl is consulted only for the cells calamine reported blank, to tell the two apart.
 """
@@ -24,7 +28,8 @@ import openpyxl
 import python_calamine
 from openpyxl.utils.cell import get_column_letter
 
-from vte.excel.columns import Column, columns, columns_by_header, header_key
+from vte.excel.columns import (EXAMPLE_MARKER, Column, columns, columns_by_header, example_row, header_key,
+                               is_example_marker, label_zh)
 from vte.submission import validate_payload
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -77,8 +82,13 @@ class CellError:
         en = f"{self.location_en}: {self.message_en}" if self.location_en else self.message_en
         return f"{zh} / {en}"
 
+    @property
+    def field_label_zh(self) -> str | None:
+        """The field's Chinese label, shown beside its name (the template's second header row)."""
+        return label_zh(self.field)
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "message": self.message}
+        return {**asdict(self), "fieldLabelZh": self.field_label_zh, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ class ParsedWorkbook:
     sources: list[list[RowSource]] = field(default_factory=list)  # sources[i][j]: row j of submissions[i]
     field_columns: dict[str, dict[str, int]] = field(default_factory=dict)  # sheet → field → column index
     row_count: int = 0
+    skipped_rows: list[dict] = field(default_factory=list)  # pre-filled rows left empty: sheet, row, hospital, dept
 
     @property
     def ok(self) -> bool:
@@ -165,7 +176,7 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
         layout = _layout(name, cells, errors)
         if layout is not None:
             parsed.field_columns[name] = {column.name: index for index, column in layout.columns.items()}
-            for row in _read_rows(layout, cells, errors, blanks):
+            for row in _read_rows(layout, cells, errors, blanks, parsed.skipped_rows):
                 row_count += 1
                 if row is not None:
                     rows.append(row)
@@ -176,8 +187,8 @@ def parse_workbook(content: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int 
             "no_data_sheet", "找不到数据表：没有任何工作表的第 1 行是字段名（请使用平台模板）",
             "no data sheet: no sheet has the field names in row 1 (use the platform's template)"))
     elif not row_count and not errors:
-        errors.append(CellError("no_rows", "没有数据行：请从第 3 行起填写数据",
-                                "no data rows: fill in data from row 3"))
+        errors.append(CellError("no_rows", "没有数据行：请在表头和示例行下方（第 4 行起）填写数据",
+                                "no data rows: fill in data below the headers and the example row (from row 4)"))
 
     _group_by_date(parsed, _without_duplicates(rows, errors))
     errors.extend(_validate(parsed, today, earliest))
@@ -311,14 +322,35 @@ def _is_label_row(row: list, by_index: dict[int, Column]) -> bool:
     )
 
 
-def _read_rows(layout: _SheetLayout, cells: list[list], errors: list[CellError],
-               blanks: list[_Blank]) -> Iterator[_Row | None]:
-    """Each non-blank data row: a _Row when every cell is right, else None (its errors are recorded)."""
+IDENTITY_TEXT = ("hospital", "dept")
+
+
+def _read_rows(layout: _SheetLayout, cells: list[list], errors: list[CellError], blanks: list[_Blank],
+               skipped: list[dict]) -> Iterator[_Row | None]:
+    """Each data row: a _Row when every cell is right, else None (its errors are recorded). Blank rows, the
+    unchanged example row and pre-filled rows holding only hospital and dept (added to ``skipped``) are no data."""
+    date_index = next(i for i, c in layout.columns.items() if c.name == "date")
+    identity = {i for i, c in layout.columns.items() if c.name in IDENTITY_TEXT}
     for index in range(layout.first_data_row, len(cells)):
         row = cells[index]
         if not any(_nonblank(v) for v in row):
             continue
         source = RowSource(layout.name, index + 1)
+        report_date = row[date_index] if date_index < len(row) else None
+        if is_example_marker(report_date):
+            if not _is_unchanged_example(layout, row):
+                errors.append(CellError(
+                    "example_row_changed",
+                    f"示例行（上报日期为「{EXAMPLE_MARKER}」）已被改动：请删除此行，或填写真实的上报日期",
+                    f"the example row (date '{EXAMPLE_MARKER}') was changed: delete it, or enter a real report date",
+                    sheet=layout.name, cell=source.cell(date_index), field="date"))
+                yield None
+            continue
+        if not _nonblank(report_date) and all(i in identity for i, v in enumerate(row) if _nonblank(v)):
+            shown = {layout.columns[i].name: _show(v) for i, v in enumerate(row) if i in identity and _nonblank(v)}
+            skipped.append({"sheet": layout.name, "row": source.row, "hospital": shown.get("hospital"),
+                            "dept": shown.get("dept")})
+            continue
         values: dict[str, object] = {}
         positions: dict[str, int] = {}
         complete = True
@@ -345,6 +377,21 @@ def _read_rows(layout: _SheetLayout, cells: list[list], errors: list[CellError],
             else:
                 values[column.name] = converted
         yield _Row(source, values, positions) if complete else None
+
+
+def _is_unchanged_example(layout: _SheetLayout, row: list) -> bool:
+    """Every cell of the row as the template wrote it (the date cell holds the marker), nothing beside them."""
+    example = example_row()
+    if any(i >= len(row) for i in layout.columns):
+        return False
+    for i, value in enumerate(row):
+        column = layout.columns.get(i)
+        if column is None:
+            if _nonblank(value):
+                return False
+        elif column.name != "date" and (not _nonblank(value) or _convert(column, value) != example[column.name]):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 - ``POST /xt/api/upload``: multipart ``accessKey``, ``timestamp``, ``sign`` (the interface's A.5 rule,
   account cache, replay window and rate limit) and ``file``; answers ``{code, message, data}``.
 - ``/upload``: the page for people: sign in with accessKey and accessSecret, upload, read the result.
+- ``GET /upload/template``: the template pre-filled with the signed-in hospital's campuses and last month's
+  departments (``vte.excel.prefill``).
 
 Every request is written to the intake's audit log by the app's middleware from ``request.state.record``.
 """
@@ -22,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import ClientDisconnect
 
 from vte.config import get_settings
+from vte.excel import prefill
 from vte.excel.form import FormRefused, UploadForm, read_upload_form
 from vte.excel.parser import MAX_BYTES
 from vte.excel.session import (MAX_AGE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_MAX_AGE_SECONDS, Session,
@@ -34,10 +37,12 @@ from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import MAX_PROBLEMS_SHOWN, IntakeService, Reply
 from vte.intake.signing import parse_timestamp
+from vte.submission import report_today
 
 TEMPLATE_PATH = "/xt/excel/template"
 UPLOAD_API_PATH = "/xt/api/upload"
 PAGE_PATH = "/upload"
+PREFILLED_TEMPLATE_PATH = f"{PAGE_PATH}/template"  # under the page's path: the session cookie is sent to it
 TEMPLATE_FILE_NAME = "vte-excel-template.xlsx"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and part headers around the file
@@ -88,7 +93,8 @@ def _upload_reply(upload: Upload) -> Reply:
     file = {"fileName": upload.file_name, "sha256": upload.sha256, "rowCount": upload.row_count}
     if upload.accepted:
         dates = ", ".join(s["date"] for s in upload.submissions)
-        return Reply(ResultCode.SUCCESS, {**file, "submissions": upload.submissions},
+        return Reply(ResultCode.SUCCESS, {**file, "submissions": upload.submissions,
+                                          "skippedRows": upload.skipped_rows},
                      message=f"成功：{len(upload.submissions)} 个日期（{dates}） / "
                              f"accepted: {len(upload.submissions)} date(s) ({dates})")
     count = len(upload.errors)
@@ -199,7 +205,7 @@ async def _receive_workbook(request: Request, form: UploadForm, institution_code
     service = _service(request)
     periods = request.state.record.get("status_periods", ())
     return await run_in_threadpool(
-        receive_workbook, service.landing, institution_code=institution_code, access_key=access_key,
+        receive_workbook, service.landing_for(request.state.record), institution_code=institution_code, access_key=access_key,
         file_name=form.file_name, content=form.content, earliest=joined_on,
         refusing_lock=lambda report_date: service.locks.refusing_lock(institution_code, report_date),
         status_on=lambda report_date: next((p for p in periods if p.covers(report_date)), None))
@@ -213,7 +219,10 @@ async def _receive(request: Request, form: UploadForm, institution_code: str, ac
         log.exception("landing an uploaded workbook failed")
         return _answer(request, Reply(ResultCode.LANDING_UNAVAILABLE))
     _record_upload(request, upload)
-    return _answer(request, _upload_reply(upload))
+    reply = _upload_reply(upload)
+    if request.state.record.get("sandbox") and upload.accepted:
+        reply.data["sandbox"] = True
+    return _answer(request, reply)
 
 
 # --- the page for people --------------------------------------------------------------------------
@@ -229,7 +238,8 @@ def _current_session(request: Request) -> Session | None:
     if status is not KeyStatus.ACTIVE or not sessions.still_valid(session, account.access_secret):
         return None
     request.state.record.update(access_key=session.access_key, institution_code=session.institution_code,
-                                joined_on=account.joined_on, status_periods=account.status_periods)
+                                joined_on=account.joined_on, status_periods=account.status_periods,
+                                sandbox=account.is_test)
     return session
 
 
@@ -252,7 +262,9 @@ def _upload_page(request: Request, session: Session, *, upload: Upload | None = 
                  status_code: int = 200) -> Response:
     return pages.TemplateResponse(request, "upload.html", {
         "session": session, "csrf": session.csrf, "upload": upload, "error": error, "page_path": PAGE_PATH,
-        "template_path": TEMPLATE_PATH, "max_errors": MAX_PROBLEMS_SHOWN}, status_code=status_code)
+        "template_path": PREFILLED_TEMPLATE_PATH, "max_errors": MAX_PROBLEMS_SHOWN,
+        "sandbox": bool(request.state.record.get("sandbox"))},
+        status_code=status_code)
 
 
 @router.get(PAGE_PATH, include_in_schema=False)
@@ -261,6 +273,20 @@ async def upload_page(request: Request) -> Response:
     if session is None:
         return _sign_in_page(request)
     return _upload_page(request, session)
+
+
+@router.get(PREFILLED_TEMPLATE_PATH, include_in_schema=False)
+async def prefilled_template(request: Request) -> Response:
+    """The template with the signed-in hospital's campuses and last month's departments; signed out, the page."""
+    session = await run_in_threadpool(_current_session, request)
+    if session is None:
+        return RedirectResponse(PAGE_PATH, status_code=303)
+    landing = _service(request).landing_for(request.state.record)
+    filled = await run_in_threadpool(prefill.last_month, landing, session.institution_code, report_today())
+    content = await run_in_threadpool(build_template, filled)
+    file_name = f"vte-excel-template-{session.institution_code}.xlsx"
+    return Response(content, media_type=XLSX_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"', "Cache-Control": "no-store"})
 
 
 @router.post(f"{PAGE_PATH}/sign-in", include_in_schema=False)
@@ -292,7 +318,7 @@ async def sign_in(request: Request) -> Response:
         record["code"] = int(ResultCode.BAD_SIGNATURE)
         return _sign_in_page(request, error="accessKey 或 accessSecret 不正确 / Wrong accessKey or accessSecret",
                              access_key=access_key, status_code=401)
-    record.update(code=int(ResultCode.SUCCESS), institution_code=account.institution_code)
+    record.update(code=int(ResultCode.SUCCESS), institution_code=account.institution_code, sandbox=account.is_test)
     _, cookie = sessions.open(access_key, account.institution_code, account.access_secret)
     response = RedirectResponse(PAGE_PATH, status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=MAX_AGE_SECONDS, httponly=True, samesite="strict",

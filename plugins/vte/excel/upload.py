@@ -36,6 +36,7 @@ class Upload:
     row_count: int = 0
     errors: list[CellError] = field(default_factory=list)
     submissions: list[dict] = field(default_factory=list)  # one per date: submissionId, version, warnings ...
+    skipped_rows: list[dict] = field(default_factory=list)  # pre-filled rows left empty (vte.excel.parser)
 
     @property
     def accepted(self) -> bool:
@@ -130,7 +131,7 @@ def receive_workbook(landing: LandingZone, *, institution_code: str, access_key:
         return Upload(name, digest, errors=[refusal])
     parsed = parse_isolated(content, memory_mb=parse_memory_mb, seconds=parse_seconds, max_bytes=max_bytes,
                             today=today, earliest=earliest)
-    upload = Upload(name, digest, parsed.row_count)
+    upload = Upload(name, digest, parsed.row_count, skipped_rows=parsed.skipped_rows)
     if not parsed.ok:
         upload.errors = parsed.errors
         return upload

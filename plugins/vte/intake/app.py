@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from vte import sandbox
 from vte.config import Settings, get_settings
 from vte.excel import routes as excel_routes
 from vte.intake import documentation, feedback_routes, schema
@@ -75,8 +76,9 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     used_signatures = UsedSignatures(settings.used_signatures_path)
     locks = LockBook(live_registry, refresh_seconds=config.accounts_refresh_seconds)
     service = IntakeService(accounts=accounts, landing=landing, config=config, used_signatures=used_signatures,
-                            locks=locks)
+                            locks=locks, sandbox=sandbox.landing_zone(settings))
     audit = AuditLog(settings.audit_dir)
+    sandbox_audit = AuditLog(sandbox.audit_dir(settings))  # test accounts' requests: never loaded into ops
     # A parsed body takes up to ~25 times its size. Small bodies (a typical day is 20-50 kB) share the
     # thread pool; larger ones are parsed and validated a few at a time, which bounds a worker's memory.
     large_bodies = CapacityLimiter(config.concurrent_requests)
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     documentation.install(app)
     app.include_router(feedback_routes.router)
 
-    app.add_middleware(RequestLog, audit=audit,
+    app.add_middleware(RequestLog, audit=audit, sandbox_audit=sandbox_audit,
                        internal_error=lambda request_id: reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id))
 
     def answer(request: Request, reply: Reply) -> JSONResponse:

@@ -35,9 +35,11 @@ def outcome(code: int | None, status: int, record: dict) -> str:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, *, audit: AuditLog, internal_error: Callable[[str], Callable]):
+    def __init__(self, app: ASGIApp, *, audit: AuditLog, internal_error: Callable[[str], Callable],
+                 sandbox_audit: AuditLog | None = None):
         self.app = app
         self.audit = audit
+        self.sandbox_audit = sandbox_audit or audit  # test accounts' requests stay out of the warehouse's log
         self.internal_error = internal_error  # request id -> the ASGI response of an unexpected failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,7 +73,7 @@ class RequestLog:
         if scope["path"] in UNLOGGED_PATHS:
             return
         client = scope.get("client")
-        self.audit.write({
+        (self.sandbox_audit if record.get("sandbox") else self.audit).write({
             "request_id": request_id,
             "requested_at": datetime.now(timezone.utc).isoformat(),
             "access_key": safe_text(record.get("access_key")),

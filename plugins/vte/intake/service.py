@@ -79,10 +79,12 @@ def parse_json(body: bytes):
 
 class IntakeService:
     def __init__(self, *, accounts: AccountCache, landing: LandingZone, config: IntakeConfig,
-                 used_signatures: UsedSignatures, locks: LockBook | None = None, clock=time.time):
+                 used_signatures: UsedSignatures, locks: LockBook | None = None, clock=time.time,
+                 sandbox: LandingZone | None = None):
         self.accounts = accounts
         self.locks = locks or LockBook(None)
         self.landing = landing
+        self.sandbox = sandbox  # where test accounts' submissions land (vte.sandbox); never the ingest's
         self.config = config
         self.used_signatures = used_signatures
         self.limiter = TokenBuckets(config.rate_per_second, config.rate_burst)
@@ -121,8 +123,8 @@ class IntakeService:
         if dry_run:
             return Reply(ResultCode.SUCCESS, {"dryRun": True, "rowCount": len(payload["data"]), "warnings": warnings})
         try:
-            landed = self.landing.land(institution_code=record["institution_code"], access_key=body["accessKey"],
-                                       channel="api", payload=payload)
+            landed = self.landing_for(record).land(institution_code=record["institution_code"],
+                                                   access_key=body["accessKey"], channel="api", payload=payload)
         except OSError:
             log.exception("landing failed")
             return Reply(ResultCode.LANDING_UNAVAILABLE)
@@ -133,15 +135,24 @@ class IntakeService:
             "duplicate": landed.duplicate,
             "receivedAt": landed.received_at,
             "warnings": warnings,
+            **({"sandbox": True} if record.get("sandbox") else {}),
         })
+
+    def landing_for(self, record: dict) -> LandingZone:
+        """The landing zone of the authenticated request's account: the sandbox's for a test account."""
+        if not record.get("sandbox"):
+            return self.landing
+        if self.sandbox is None:
+            raise OSError("this service has no sandbox landing zone")
+        return self.sandbox
 
     def authenticate(self, credentials: dict, record: dict, *, raw: bytes | None = None,
                      body_sign: str | None = None) -> Reply | None:
         """Check well-formed ``accessKey``, ``timestamp`` and ``sign``; None when the request may go on.
 
         ``body_sign``, when the client sent one, is the optional signature over the whole body (``raw``).
-        On success ``record`` names the institution, its first report date (``joined_on``) and the dates it is
-        suspended or closed (``status_periods``); a ``date`` among the credentials (the JSON envelope's) that falls
+        On success ``record`` names the institution, its first report date (``joined_on``), the dates it is
+        suspended or closed (``status_periods``) and whether the account is a sandbox (test) one (``sandbox``); a ``date`` among the credentials (the JSON envelope's) that falls
         on one of those is refused with the status's own code.
         """
         access_key, timestamp, given = credentials["accessKey"], credentials["timestamp"], credentials["sign"]
@@ -155,6 +166,7 @@ class IntakeService:
         record["institution_code"] = account.institution_code
         record["joined_on"] = account.joined_on
         record["status_periods"] = account.status_periods
+        record["sandbox"] = account.is_test
         if not signing.signature_matches(access_key, account.access_secret, timestamp, given):
             return Reply(ResultCode.BAD_SIGNATURE, message=ResultCode.BAD_SIGNATURE.explain(
                 "sign 应为 md5(accessKey + accessSecret + timestamp) 的十六进制字符串",

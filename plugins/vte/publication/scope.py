@@ -54,12 +54,24 @@ def is_complete(conn: psycopg.Connection, candidate: str, published: str) -> boo
     ).format(sql.Identifier(candidate))).fetchone()[0]
 
 
+def check_same_shape(conn: psycopg.Connection, candidate: str, published: str) -> None:
+    """A sliced candidate's facts go into the published tables: ScopeError unless each has the same columns as
+    its published table (after a release that adds a model or a column, the first build is published whole)."""
+    for table in SLICED_TABLES:
+        if _columns(conn, candidate, table) != _columns(conn, published, table):
+            raise ScopeError(f"{published}.{table} and the candidate's differ in their columns (or one is missing):"
+                             " the models changed, so publish everything once (trigger vte_transform with"
+                             " {\"publish_all\": true})")
+
+
 def create_merged_view(conn: psycopg.Connection, candidate: str, published: str) -> str:
-    """(Re)create ``<candidate>.indicator_values_after_publication``; returns its qualified name."""
+    """(Re)create ``<candidate>.indicator_values_after_publication``; returns its qualified name. ScopeError when
+    the candidate is sliced and its shape is not the publication's."""
     c, p, v = sql.Identifier(candidate), sql.Identifier(published), sql.Identifier(MERGED_VIEW)
     if is_complete(conn, candidate, published):
         query = sql.SQL("select * from {}.fct_indicator_values").format(c)
     else:
+        check_same_shape(conn, candidate, published)
         query = sql.SQL(
             "select * from {p}.fct_indicator_values as published_values where not exists ("
             " select 1 from int.int_publication_periods as touched"
@@ -83,13 +95,11 @@ def capture_touched_periods(conn: psycopg.Connection) -> None:
 def replace_slices(conn: psycopg.Connection, candidate: str, published: str) -> dict[str, int]:
     """Replace each sliced fact's touched slices of ``published`` with the candidate's rows, and every other
     candidate table or view whole. Returns the rows written per sliced table. Call inside a transaction."""
+    check_same_shape(conn, candidate, published)
     written = {}
     for table, keys in SLICED_TABLES.items():
         source, target = sql.Identifier(candidate, table), sql.Identifier(published, table)
         columns = _columns(conn, candidate, table)
-        if columns != _columns(conn, published, table):
-            raise ScopeError(f"{published}.{table} and the candidate's differ in their columns: the models changed,"
-                             " so publish everything once (trigger vte_transform with {\"publish_all\": true})")
         match = sql.SQL(" and ").join(sql.SQL("target.{0} = touched.{0}").format(sql.Identifier(k)) for k in keys)
         conn.execute(sql.SQL("delete from {} as target using ({}) as touched where {}").format(
             target, sql.SQL(TOUCHED[keys]), match))
@@ -112,6 +122,7 @@ class ScopeError(RuntimeError):
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """The table's columns in order; none when there is no such table."""
     return [r[0] for r in conn.execute(
-        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped"
+        "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped"
         " order by attnum", (f"{schema}.{table}",))]

@@ -63,13 +63,15 @@ def gate_candidate_marts(run_id: str) -> dict:
 
 
 def record_vanished_institutions(conn, run_id: str) -> int | None:
-    """One alert naming the active institutions missing from a complete month; None when there are none."""
+    """One alert naming the institutions missing from a complete month they were expected to report in; None
+    when there are none."""
     vanished = [{"institution_code": code, "missing_month": month.isoformat()} for code, month in conn.execute(
         suites.vanished_institutions_query(CANDIDATE_SCHEMA) + " order by 1, 2")]
     if not vanished:
         return None
-    message = (f"run {run_id}: {len({v['institution_code'] for v in vanished})} active institution(s) missing from"
-               f" a complete month: " + ", ".join(f"{v['institution_code']} {v['missing_month'][:7]}" for v in vanished))
+    months = ", ".join(f"{v['institution_code']} {v['missing_month'][:7]}" for v in vanished)
+    message = (f"run {run_id}: {len({v['institution_code'] for v in vanished})} institution(s) missing from"
+               f" a complete month they were expected in: {months}")
     return publish.record_alert(conn, run_id, "vanished", vanished, message)
 
 

@@ -192,10 +192,12 @@ where not exists (
 
 
 def vanished_institutions_query(schema: str) -> str:
-    """Active institutions missing from a complete month since they first reported (their rows were lost or all
-    held out). Each is an institution's problem: alerted and shown in its feedback, not a reason to stop."""
+    """Institutions missing from a complete month since they first reported, in which at least one of their
+    report days was expected (not suspended or closed throughout: fct_reporting_completeness), so their rows
+    were lost or all held out. Each is an institution's problem: alerted and shown in its feedback, not a
+    reason to stop."""
     facts = f"{quote_ident(schema)}.{MERGED_VIEW}"  # the published values as they will be after publishing
-    institutions = f"{quote_ident(schema)}.{GATED_TABLES['marts']['institutions']}"
+    completeness = f"{quote_ident(schema)}.{GATED_TABLES['marts']['reporting_completeness']}"
     return f"""
 with institution_months as (
     select distinct entity_code, period_start
@@ -212,31 +214,47 @@ first_seen as (
     select entity_code, min(period_start) as first_month
     from institution_months
     group by entity_code
+),
+expected_months as (
+    select completeness.entity_code as institution_code, completeness.period_start
+    from {completeness} as completeness
+    where completeness.level = 'institution' and completeness.period_type = 'month'
+        and completeness.days_expected > 0
 )
-select institutions.institution_code, complete_months.period_start as missing_month
-from {institutions} as institutions
-inner join first_seen on first_seen.entity_code = institutions.institution_code
-inner join complete_months on complete_months.period_start >= first_seen.first_month
-where institutions.institution_status = 'active'
+select expected_months.institution_code, expected_months.period_start as missing_month
+from expected_months
+inner join first_seen on first_seen.entity_code = expected_months.institution_code
+inner join complete_months on complete_months.period_start = expected_months.period_start
+where complete_months.period_start >= first_seen.first_month
     and not exists (
         select 1 from institution_months
-        where institution_months.entity_code = institutions.institution_code
-            and institution_months.period_start = complete_months.period_start
+        where institution_months.entity_code = expected_months.institution_code
+            and institution_months.period_start = expected_months.period_start
     )
 """.strip()
 
 
 def _mass_vanishing_query(schema: str) -> str:
-    # Vanishing is the feed's problem only when many institutions vanish at once.
+    # Vanishing is the feed's problem only when many of the institutions expected in a month vanish from it.
+    completeness = f"{quote_ident(schema)}.{GATED_TABLES['marts']['reporting_completeness']}"
     return f"""
 with vanished as (
     {vanished_institutions_query(schema)}
 )
-select count(distinct vanished.institution_code) as vanished_institutions
+select vanished.missing_month, count(*) as vanished_institutions
 from vanished
-having count(distinct vanished.institution_code) >= greatest(
+group by vanished.missing_month
+having count(*) >= greatest(
     {FEED_MIN_INSTITUTIONS},
-    ceil({FEED_INSTITUTION_SHARE} * (select count(*) from {{batch}} as active where active.institution_status = 'active')))
+    ceil({FEED_INSTITUTION_SHARE} * (
+        select count(*) from {{batch}} as registered
+        where exists (
+            select 1 from {completeness} as expected
+            where expected.level = 'institution' and expected.period_type = 'month'
+                and expected.period_start = vanished.missing_month and expected.days_expected > 0
+                and expected.entity_code = registered.institution_code
+        )
+    )))
 """.strip()
 
 
@@ -251,7 +269,8 @@ def _institutions_expectations(schema: str) -> list:
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=_mass_vanishing_query(schema),
             description=(f"no mass vanishing: fewer than {FEED_MIN_INSTITUTIONS} institutions and "
-                         f"{FEED_INSTITUTION_SHARE:.0%} of the active ones missing from a complete month"),
+                         f"{FEED_INSTITUTION_SHARE:.0%} of those expected to report in a complete month missing"
+                         " from it"),
         ),
     ]
 

@@ -1,7 +1,8 @@
 """Accepting a month's data, DHIS2-style: each region accepts once every region under it has.
 
-The units to accept for a month are the counties where an institution reported that month (joined on or
-before its last day and not closed) and every division above them: a city, then the province (a county
+The units to accept for a month are the counties where an institution was expected to report on at least one
+day of that month (joined by then, and not suspended or closed all month: registry.institution_status_periods)
+and every division above them: a city, then the province (a county
 directly under the province answers to the province). A unit accepts once all its required units below
 have accepted; an accepted unit can be un-accepted by its own level until the level above accepts. The
 province's acceptance locks the month (vte.review.locks). Every accept and un-accept is an event in
@@ -39,11 +40,31 @@ class Unit:
     acted_at: datetime | None
 
 
-UNITS = """
-with recursive required_counties as (
+# The institutions with at least one report day of the month expected: on or after joining, and neither
+# suspended nor closed (the same days fct_reporting_completeness expects).
+EXPECTED_INSTITUTIONS = """
+select institutions.institution_code, institutions.county_code
+from registry.institutions
+where exists (
+    select 1
+    from generate_series(greatest(institutions.joined_on, %(month)s::date), %(month_end)s::date, interval '1 day')
+        as month_days (report_date)
+    where not exists (
+        select 1 from registry.institution_status_periods as periods
+        where periods.institution_code = institutions.institution_code
+            and periods.from_date <= month_days.report_date::date
+            and (periods.resumed_on is null or month_days.report_date::date < periods.resumed_on)
+    )
+)
+"""
+
+UNITS = f"""
+with recursive expected_institutions as (
+    {EXPECTED_INSTITUTIONS.strip()}
+),
+required_counties as (
     select county_code as region_code, count(*) as institutions
-    from registry.institutions
-    where joined_on <= %(month_end)s and status <> 'closed'
+    from expected_institutions
     group by county_code
 ),
 required as (
@@ -85,6 +106,11 @@ def month_end(month: date) -> date:
 def units(conn: psycopg.Connection, month: date) -> dict[str, Unit]:
     """Every unit that must accept ``month``, by region code."""
     return {row[0]: Unit(*row) for row in conn.execute(UNITS, {"month": month, "month_end": month_end(month)})}
+
+
+def expected_institutions(conn: psycopg.Connection, month: date) -> set[str]:
+    """The codes of the institutions expected to report on at least one day of ``month``."""
+    return {row[0] for row in conn.execute(EXPECTED_INSTITUTIONS, {"month": month, "month_end": month_end(month)})}
 
 
 def inside(all_units: dict[str, Unit], region_code: str) -> list[Unit]:

@@ -24,7 +24,8 @@ router = APIRouter()
 CHART_DAYS = 90
 STATUS_NAMES = {
     "on_time": ("按时", "on time"), "late": ("迟报", "late"), "missing": ("未上报", "missing"),
-    "refused": ("被拒收", "refused"), "pending": ("待上报", "not yet due"), "not_expected": ("未到上报期", "not yet joined"),
+    "refused": ("被拒收", "refused"), "pending": ("待上报", "not yet due"),
+    "not_expected": ("无应报日", "none expected"),
     "held_out": ("有暂不发布的数据", "rows held out"),
 }
 FILTERS = ("refused", "missing", "late", "held_out", "pending", "on_time")

@@ -43,6 +43,7 @@ def _page(request: Request, user: SignedIn, month, *, error: str | None = None, 
         shown = approval.inside(all_units, user.user.region_code)
         lock = locks.month_lock(conn, month)
         institutions = regions.institutions(conn, user.user.region_code)
+        expected = approval.expected_institutions(conn, month)
         codes = {i.code for i in institutions}
         exceptions = [e for e in locks.exceptions(conn, month) if e.institution_code in codes]
     depth = {user.user.region_code: 0}
@@ -54,7 +55,9 @@ def _page(request: Request, user: SignedIn, month, *, error: str | None = None, 
     default_until = (datetime.now(LOCAL_TZ) + DEFAULT_EXCEPTION).replace(second=0, microsecond=0, tzinfo=None)
     return web.render(request, "review.html", {
         "page": "review", "month": month, "rows": rows, "lock": lock, "exceptions": exceptions,
-        "institutions": institutions, "names": {i.code: i.name for i in institutions},
+        # an exception is opened for a month's report days: only institutions expected on one of them
+        "institutions": [i for i in institutions if i.code in expected],
+        "names": {i.code: i.name for i in institutions},
         "may_open_exception": permissions.may_open_exception(user.user), "error": error, "notice": notice,
         "form": form or {}, "default_until": f"{default_until:%Y-%m-%dT%H:%M}",
         "previous_month": (month - timedelta(days=1)).replace(day=1),

@@ -1,6 +1,7 @@
 """Collection monitoring: what arrived for each institution and day, read live from raw and the intake's log.
 
-Each expected day (from the institution's joined_on, while it is not closed) of each institution is one of:
+Each expected day of each institution (from its joined_on, except the days it is suspended or closed:
+registry.institution_status_periods) is one of:
 
 - ``on_time``: a version arrived by the end of D+1 (Asia/Shanghai), as int_report_days_summarized decides;
 - ``late``: the first version arrived after that;
@@ -34,8 +35,14 @@ with scope as (
     from registry.institutions
     inner join registry.regions as counties on institutions.county_code = counties.region_code
     where institutions.county_code in (select access.regions_inside(%(region)s))
-        and institutions.status <> 'closed'
         and (%(institution)s::text is null or institutions.institution_code = %(institution)s::text)
+        -- an institution closed before the dates shown has nothing to show; one closed later, its days before
+        and not exists (
+            select 1 from registry.institution_status_periods as periods
+            where periods.institution_code = institutions.institution_code and periods.status = 'closed'
+                and periods.from_date <= %(start)s::date
+                and (periods.resumed_on is null or periods.resumed_on > %(end)s::date)
+        )
 ),
 """
 
@@ -45,6 +52,12 @@ expected as (
     from scope
     cross join generate_series(greatest(scope.joined_on, %(start)s::date), %(end)s::date, interval '1 day')
         as expected_day
+    where not exists (
+        select 1 from registry.institution_status_periods as periods
+        where periods.institution_code = scope.institution_code
+            and periods.from_date <= expected_day::date
+            and (periods.resumed_on is null or expected_day::date < periods.resumed_on)
+    )
 ),
 received as (
     select submissions.institution_code, submissions.report_date, count(*) as versions,
@@ -169,7 +182,8 @@ class InstitutionSummary:
 
     @property
     def status(self) -> str:
-        """The worst status of its days (one day: that day's); ``not_expected`` before it joined."""
+        """The worst status of its days (one day: that day's); ``not_expected`` when none was expected (before it
+        joined, suspended, closed)."""
         if not self.days_expected:
             return "not_expected"
         return next(s for s in STATUSES if getattr(self, s))

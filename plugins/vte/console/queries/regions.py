@@ -86,7 +86,8 @@ def institution(conn: psycopg.Connection, code: str, scope: str) -> Institution 
 
 
 def institutions(conn: psycopg.Connection, scope: str) -> list[Institution]:
-    """Every institution inside ``scope`` that is not closed, by code."""
+    """Every institution inside ``scope``, by code (closed ones too: their months before closing still count;
+    vte.review.approval.expected_institutions says which were expected in a month)."""
     return [Institution(*row) for row in conn.execute(
         INSTITUTION + " where institutions.county_code in (select access.regions_inside(%s))"
-        " and institutions.status <> 'closed' order by institutions.institution_code", (scope,))]
+        " order by institutions.institution_code", (scope,))]
