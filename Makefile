@@ -5,8 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # System packages the suite runs for real (Debian's): Chromium with a CJK font for the upload page's browser
-# test; the PostgreSQL server and Redis for the production topology test (tests/deploy: TLS everywhere).
+# test; the PostgreSQL server and Redis for the production topology test (tests/deploy: TLS everywhere);
+# LibreOffice Calc (with Carlito, metric-compatible with Excel's Calibri) to print the extract workbooks to PDF.
 BROWSER  := /usr/bin/chromium
+LIBREOFFICE := /usr/bin/soffice
 POSTGRES := /usr/bin/pg_ctlcluster
 REDIS    := /usr/bin/redis-server
 
@@ -25,10 +27,13 @@ $(BROWSER) $(POSTGRES) $(REDIS) &:
 	apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei postgresql \
 		redis-server
 
+$(LIBREOFFICE):
+	apt-get update -q && apt-get install -y -q --no-install-recommends libreoffice-calc-nogui fonts-crosextra-carlito
+
 demo: install
 	$(BIN)/vte demo
 
-test: install $(BROWSER)
+test: install $(BROWSER) $(LIBREOFFICE)
 	$(BIN)/pytest
 
 # docker-compose.yml's services as real processes: PostgreSQL over TLS, Airflow's scheduler, DAG processor,

@@ -1,5 +1,5 @@
 """Funnel-plot limits and partial periods: the marts' values against an independent computation, and a partial
-period's flag rewritten by the next day's sliced publication."""
+period's flag rewritten by the next day's sliced publication and kept by the history of publications."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import INSTITUTIONS
 
 from vte.dbt import run_dbt
 from vte.ingest import load_landing_zone
-from vte.publication import gate, publish
+from vte.publication import gate, history, publish
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
                                          " where report_date between '2024-03-01' and '2024-03-31'")}
     _land_days(province, [d for d in march[:-1] if d not in reported])
     load_landing_zone(db, province.zone)
-    _publish(db, date(2024, 3, 30), publish_all=True)
+    first = _publish(db, date(2024, 3, 30), publish_all=True)
 
     def march_flags() -> dict[tuple, bool]:
         return {row[:3]: row[3] for row in db.execute(
@@ -136,6 +136,12 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
     untouched = db.execute("select count(*) from marts.fct_institution_funnel where period_start = '2025-02-01'"
                            ).fetchone()[0]
     assert untouched > 0
+
+    # Values the history kept before migration 017, without their marks: February 2025's.
+    unmarked = db.execute(
+        "update history.indicator_values set is_partial_period = null, is_small_denominator = null"
+        " where valid_to_publication is null and period_type = 'month' and period_start = '2025-02-01'").rowcount
+    assert unmarked > 0
 
     _land_days(province, [march[-1]])
     load_landing_zone(db, province.zone)
@@ -152,3 +158,23 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
         " where period_type = 'month' and period_start = '2024-03-01'").fetchone()
     assert funnel_march[0] is False and funnel_march[1] == len(INSTITUTIONS) * 3 * 3
     assert published_funnel(db).keys() == expected_funnel(db).keys()
+
+    # The history keeps each publication's marks, and vte diff (history.changes) carries them.
+    march_province = db.execute(
+        "select valid_from_publication, is_partial_period, is_small_denominator is not null"
+        " from history.indicator_values where entity_key = 'province|330000' and indicator_id = 'B.1.1'"
+        " and period_type = 'month' and period_start = '2024-03-01' and valid_from_publication >= %s"
+        " order by valid_from_publication", (first.publication_id,)).fetchall()
+    assert march_province == [(first.publication_id, True, True), (publication.publication_id, False, True)]
+    changed = history.changes(db, period_type="month", start=march[0], end=march[-1], region="330000",
+                              from_publication=first.publication_id, to_publication=publication.publication_id)
+    assert changed and all(c.new_partial is False for c in changed) and all(c.old_partial for c in changed if c.old)
+    assert all(c.old_small_denominator is not None for c in changed if c.old and c.old[1])
+    # The sliced publication found current values without marks, so it compared every period and marked them.
+    assert db.execute("select count(*) from history.indicator_values"
+                      " where valid_to_publication is null and is_partial_period is null").fetchone()[0] == 0
+    assert db.execute(
+        "select count(*) filter (where valid_from_publication = %(p)s and is_partial_period is not null),"
+        " count(*) filter (where valid_to_publication = %(p)s and is_partial_period is null)"
+        " from history.indicator_values where period_type = 'month' and period_start = '2025-02-01'",
+        {"p": publication.publication_id}).fetchone() == (unmarked, unmarked)

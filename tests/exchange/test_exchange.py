@@ -1,5 +1,6 @@
 """`vte export` against a small published world: FHIR R4 MeasureReports and IHE ADX, validated, round-tripped
-against marts.fct_indicator_values, byte-identical on a rerun, and as of an earlier publication.
+against marts.fct_indicator_values (the partial mark included), byte-identical on a rerun, and as of an earlier
+publication.
 
 One world for the module: three institutions (one in a county medical community, two with a second campus)
 report ten days of March, the pipeline publishes (the earlier publication), ten more days arrive, and it
@@ -67,8 +68,9 @@ class World:
 def _month_values(settings: Settings) -> dict:
     with psycopg.connect(warehouse.url(settings), autocommit=True) as conn:
         return {(r[0], r[1], r[2], r[3], r[4]): r[5:] for r in conn.execute(
-            "select level, entity_code, campus, department, indicator_id, numerator, denominator, rate"
-            " from marts.fct_indicator_values where period_type = 'month' and period_start = %s", (MONTH[1],))}
+            "select level, entity_code, campus, department, indicator_id, numerator, denominator, rate,"
+            " is_partial_period from marts.fct_indicator_values where period_type = 'month' and period_start = %s",
+            (MONTH[1],))}
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +118,9 @@ def expected_values(world: World, period_type: str, start: date, region: str) ->
               "community": {i[4] for i in institutions if i[4]},
               "city": {i[2] for i in institutions} if region_level in ("province", "city") else set(),
               "province": {region} if region_level == "province" else set()}
-    rows = world.query("select level, entity_code, campus, department, indicator_id, numerator, denominator, rate"
-                       " from marts.fct_indicator_values where period_type = %s and period_start = %s",
-                       (period_type, start))
+    rows = world.query("select level, entity_code, campus, department, indicator_id, numerator, denominator, rate,"
+                       " is_partial_period from marts.fct_indicator_values"
+                       " where period_type = %s and period_start = %s", (period_type, start))
     scope = {"campus": "institution", "department": "institution"}
     return {r[:5]: r[5:] for r in rows if r[1] in inside[scope.get(r[0], r[0])]}
 
@@ -136,14 +138,15 @@ def _province(world: World) -> str:
 
 def _fhir_values(path: Path) -> tuple[fhir.ReadBundle, dict]:
     bundle = fhir.read_bundle(path)
-    values = {v.key: (v.numerator, v.denominator, v.score) for v in bundle.values}
+    values = {v.key: (v.numerator, v.denominator, v.score, v.partial) for v in bundle.values}
     assert len(values) == len(bundle.values), "one MeasureReport per entity and indicator"
     return bundle, values
 
 
 def _adx_values(path: Path) -> tuple[adx.ReadMessage, dict]:
     message = adx.read_message(path)
-    values = {v.key: (v.numerator, v.denominator, _rate(v.numerator, v.denominator)) for v in message.values}
+    values = {v.key: (v.numerator, v.denominator, _rate(v.numerator, v.denominator), v.partial)
+              for v in message.values}
     assert len(values) == len(message.values), "one group per entity, each indicator once"
     return message, values
 
@@ -163,7 +166,7 @@ def test_fhir_bundle_validates_and_round_trips_the_province(world, label, period
     expected = expected_values(world, period_type, start, province)
     assert {level for level, *_ in expected} == {"province", "city", "county", "community", "institution", "campus",
                                                   "department"}
-    assert values == expected  # numerator, denominator and score of every value, nothing more
+    assert values == expected  # numerator, denominator, score and partial mark of every value, nothing more
     assert bundle.publication_id == world.current_publication
     assert bundle.published_at == fhir.timestamp(world.published_at)
     assert (bundle.period_start, bundle.period_end) == (start.isoformat(), end)
@@ -171,7 +174,9 @@ def test_fhir_bundle_validates_and_round_trips_the_province(world, label, period
 
     document = json.loads(path.read_text(encoding="utf-8"))
     reports = [e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "MeasureReport"]
-    assert {(r["status"], r["type"], r["date"]) for r in reports} == {("complete", "summary", bundle.published_at)}
+    assert {(r["type"], r["date"]) for r in reports} == {("summary", bundle.published_at)}
+    # March has reports up to the 20th only: every value is partial, so every report is an interim one.
+    assert {r["status"] for r in reports} == {"pending"} and all(v[3] for v in expected.values())
     assert {r["measure"] for r in reports} == {f"{BASE}/Measure/vte-{key[4]}" for key in expected}
     assert document["meta"]["lastUpdated"] == document["timestamp"] == bundle.published_at
     population_codes = {(c["system"], c["code"]) for r in reports for p in r["group"][0]["population"]
@@ -248,7 +253,7 @@ def test_what_the_validators_refuse(world, tmp_path):
     """The checks are real: a bundle or a message changed after writing no longer reads back."""
     path = world.exported("--period", "2026-03", "--format", "fhir", "--out", str(tmp_path))
     text = path.read_text(encoding="utf-8")
-    for changed, message in [(text.replace('"status":"complete"', '"status":"done"', 1), "is not one of the codes"),
+    for changed, message in [(text.replace('"status":"pending"', '"status":"done"', 1), "is not one of the codes"),
                              (text.replace('"count":', '"count":"many","x":', 1), "not a valid FHIR R4 Bundle"),
                              (text.replace('"type":"summary",', "", 1), "not a valid FHIR R4 Bundle")]:
         broken = tmp_path / "broken.fhir.json"

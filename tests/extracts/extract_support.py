@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import openpyxl
 
+from vte.extracts.workbook import HEADER_ROW
+
 MONTH = "2026-03"
 
 
 def sheet_records(path, sheet: str) -> list[dict]:
-    """A sheet's rows as {header: value}."""
+    """A sheet's table rows as {header: value} (the title, units and source rows above the header skipped)."""
     rows = list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    header = rows[HEADER_ROW]
+    return [dict(zip(header, row)) for row in rows[HEADER_ROW + 1:] if any(v is not None for v in row)]
 
 
 BANDS = {"above_998": 1, "above_95": 2, "within": 3, "below_95": 4, "below_998": 5}

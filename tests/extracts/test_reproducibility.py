@@ -32,6 +32,7 @@ from vte.extracts.create import Extract, create_extract
 from vte.extracts.manifest import MANIFEST_NAME, RUN_KEY, content_checksum, file_sha256
 from vte.extracts.periods import parse_period
 from vte.extracts.query import Snapshot
+from vte.extracts.workbook import HEADER_ROW
 from vte.intake.responses import ResultCode
 from vte.publication import history
 from vte.review import locks
@@ -266,8 +267,9 @@ def test_a_month_the_correction_did_not_touch_gets_a_revision_that_says_nothing_
     assert after.extract.revision == before.extract.revision + 1
     assert after.extract.manifest["restatement"]["changed_values"] == 0
     sheet = list(openpyxl.load_workbook(after.workbook, read_only=True)[RESTATEMENT_SHEET].iter_rows(values_only=True))
-    assert len(sheet) == 2 and "No indicator value changed" in sheet[1][0] and \
-        f"publication {before.publication}" in sheet[1][0]
+    note = sheet[HEADER_ROW + 1][0]  # under the title, units, source and header rows
+    assert len(sheet) == HEADER_ROW + 2 and "No indicator value changed" in note and \
+        f"publication {before.publication}" in note
     assert after.files["restatement.csv"].decode("utf-8-sig").count("\r\n") == 1, "a header and no rows"
     tables = {name for name in before.files if name.endswith(".csv")}
     assert {n: after.files[n] for n in tables} == {n: before.files[n] for n in tables}

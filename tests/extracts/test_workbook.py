@@ -22,10 +22,11 @@ from extract_support import MONTH, check_ranks, sheet_records
 
 pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to build
 
-SHEETS = ["概览 Overview", "机构明细 Institutions", "区县 Counties", "排名 Ranking", "漏斗图 Funnel plot",
-          "上报完整性 Completeness",
-          "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "说明 About"]
-RESTATEMENT = "修订说明 Restatement"  # before About, in a revision that follows one of another publication
+SHEETS = ["封面 Cover", "概览 Overview", "同比环比 Comparison", "机构明细 Institutions", "机构矩阵 Institution matrix",
+          "地市 Cities", "区县 Counties", "排名 Ranking", "漏斗图 Funnel plot", "上报完整性 Completeness",
+          "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "图例 Legend", "说明 About",
+          "图表数据 Chart data"]
+RESTATEMENT = "修订说明 Restatement"  # before the legend, in a revision that follows one of another publication
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -58,9 +59,9 @@ def test_the_workbook_has_every_sheet_with_bilingual_headers(province_month):
     assert workbook.suffix == ".xlsx"
     book = openpyxl.load_workbook(workbook, read_only=True)
     restated = [RESTATEMENT] if "restatement" in province_month.manifest else []
-    assert book.sheetnames == SHEETS[:-1] + restated + SHEETS[-1:]
-    for name in book.sheetnames[:-1]:
-        headers = next(book[name].iter_rows(max_row=1, values_only=True))
+    assert book.sheetnames == SHEETS[:-3] + restated + SHEETS[-3:]
+    for name in book.sheetnames[1:-2]:
+        headers = list(sheet_records(workbook, name)[0])
         for header in headers:
             last_chinese = max((m.end() for m in CJK.finditer(header)), default=None)
             assert last_chinese and re.search("[A-Za-z]{2}", header[last_chinese:]), \
@@ -152,9 +153,14 @@ def test_trend_covers_twelve_months_and_both_charts_are_native(province_month, m
             if header.split(" ")[0] in ("B.1.1", "B.1.4", "B.2.2"):  # the marks beside them: test_partial_…
                 assert value == published.get((record["月份 Month"], header.split(" ")[0])), (record, header)
     with zipfile.ZipFile(province_month.files[0]) as package:
-        charts = sorted(n for n in package.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
-        kinds = [re.findall(r"<c:(lineChart|barChart)>", package.read(n).decode()) for n in charts]
-    assert sorted(k for found in kinds for k in found) == ["barChart", "lineChart"]
+        charts = [package.read(n).decode() for n in package.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
+    cities = len({r["地市编码 City code"] for r in sheet_records(province_month.files[0], "地市 Cities")})
+    trend_charts = [c for c in charts if "<c:lineChart>" in c and "<c:barChart>" not in c]
+    bar_charts = [c for c in charts if "<c:barChart>" in c]
+    # One trend chart per target indicator; one sorted bar chart per target indicator for the counties, the
+    # cities (when there are several) and the period comparison; each with its target line.
+    assert len(trend_charts) == 3 and all("目标值 target" in c for c in trend_charts)
+    assert len(bar_charts) == 3 * (2 + (cities > 1)) and all("<c:lineChart>" in c for c in bar_charts)
 
 
 def test_the_funnel_sheet_equals_the_marts_with_one_chart_per_target_indicator(province_month, marts):
@@ -243,3 +249,48 @@ def test_a_city_extract_holds_only_its_institutions(published_pipeline, marts):
         _check_indicator_row(record, expected[record["指标编号 Indicator ID"]])
     institutions = sheet_records(extract.files[0], "机构明细 Institutions")
     assert {r["机构编码 Institution code"] for r in institutions} == members
+
+
+def test_cities_matrix_and_comparison_equal_the_marts(province_month, marts):
+    start = parse_period(MONTH).start
+    workbook = province_month.files[0]
+    cities = sheet_records(workbook, "地市 Cities")
+    published = {(r[0], r[1]): r[2:] for r in marts.execute(
+        "select entity_code, indicator_id, numerator, denominator, rate, target, meets_target,"
+        " rate_same_period_last_year from marts.fct_indicator_values where level = 'city'"
+        " and period_type = 'month' and period_start = %s", (start,))}
+    assert {r["地市编码 City code"] for r in cities} == {code for code, _ in published} != set()
+    for record in cities:
+        _check_indicator_row(record, published[(record["地市编码 City code"], record["指标编号 Indicator ID"])])
+
+    long = {(r["机构编码 Institution code"], r["指标编号 Indicator ID"]): r["指标值(%) Rate (%)"]
+            for r in sheet_records(workbook, "机构明细 Institutions")}
+    matrix = sheet_records(workbook, "机构矩阵 Institution matrix")
+    assert len(matrix) * 23 == len(long)
+    for record in matrix:
+        for header, value in record.items():
+            if header.endswith("Rate (%)"):
+                assert value == long[(record["机构编码 Institution code"], header.split(" ")[0])]
+
+    previous = dict(marts.execute(
+        "select indicator_id, rate from marts.fct_indicator_values where level = 'province'"
+        " and period_type = 'month' and period_start = '2026-02-01'").fetchall())
+    current = _indicator_values(marts, "province", "330000", "month", start)
+    for record in sheet_records(workbook, "同比环比 Comparison"):
+        indicator = record["指标编号 Indicator ID"]
+        assert record["上月(%) Previous month (%)"] == _as_float(previous.get(indicator))
+        assert record["本期(%) This period (%)"] == _as_float(current[indicator][2])
+        assert record["去年同期(%) Same period last year (%)"] == _as_float(current[indicator][5])
+
+
+def test_the_legend_explains_every_rule_code_the_data_quality_sheet_names(province_month):
+    workbook = province_month.files[0]
+    named = {code for r in sheet_records(workbook, "数据质量 Data quality")
+             for key in ("隔离规则 Quarantine rules", "警告规则 Warning rules") for code in (r[key] or "").split(", ")
+             if code}
+    legend = {r["代码 Code"]: r for r in sheet_records(workbook, "图例 Legend")}
+    assert named and named <= set(legend)
+    assert all(legend[code]["中文含义 Meaning (Chinese)"] and legend[code]["英文含义 Meaning (English)"]
+               for code in named)
+    overview = {r["指标编号 Indicator ID"] for r in sheet_records(workbook, "概览 Overview")}
+    assert overview <= set(legend)

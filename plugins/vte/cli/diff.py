@@ -1,5 +1,5 @@
-"""``vte diff``: the indicator values of a period and region that differ between two publications, and the
-submissions that caused each change."""
+"""``vte diff``: the indicator values of a period and region that differ between two publications, with whether
+each was partial as of each publication, and the submissions that caused each change."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from vte.extracts.query import ExtractDataError, RegionError, resolve_region
 from vte.extracts.restatement import change_pp, sorted_changes, submission_text, within_region
 from vte.publication import history
 
-HEADER = ("level", "code", "name", "campus", "department", "indicator", "numerator", "denominator", "rate %")
+HEADER = ("level", "code", "name", "campus", "department", "indicator", "numerator", "denominator", "rate %",
+          "partial")
 
 
 def _fail(message: str) -> None:
@@ -45,9 +46,15 @@ def _moved(change: history.Change, index: int) -> str:
     return f"{_value(old[index])} → {_value(new[index])}"
 
 
+def _mark(mark: bool | None) -> str:
+    # None: no value then, or the history recorded it before it kept the mark
+    return "-" if mark is None else "yes" if mark else "no"
+
+
 def _lines(changes: list[history.Change]) -> list[str]:
     rows = [HEADER] + [(c.level, c.entity_code, c.entity_name or "", c.campus or "", c.department or "",
-                        c.indicator_id, _moved(c, 0), _moved(c, 1), _moved(c, 2)) for c in changes]
+                        c.indicator_id, _moved(c, 0), _moved(c, 1), _moved(c, 2),
+                        f"{_mark(c.old_partial)} → {_mark(c.new_partial)}") for c in changes]
     widths = [max(_width(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = ["  ".join(_pad(cell, widths[i]) for i, cell in enumerate(rows[0])).rstrip()]
     for change, row in zip(changes, rows[1:]):
@@ -61,8 +68,11 @@ def _number(value):
 
 
 def _document(period, region, from_id: int, to_id: int, changes: list[history.Change]) -> dict:
-    def values(triple):
-        return None if triple is None else dict(zip(("numerator", "denominator", "rate"), map(_number, triple)))
+    def values(triple, partial, small_denominator):
+        if triple is None:
+            return None
+        return dict(zip(("numerator", "denominator", "rate"), map(_number, triple)),
+                    is_partial_period=partial, is_small_denominator=small_denominator)
 
     return {
         "period": {"label": period.label, "type": period.period_type, "start": period.start.isoformat(),
@@ -72,8 +82,9 @@ def _document(period, region, from_id: int, to_id: int, changes: list[history.Ch
         "to_publication": to_id,
         "changes": [{
             "level": c.level, "entity_code": c.entity_code, "entity_name": c.entity_name, "campus": c.campus,
-            "department": c.department, "indicator_id": c.indicator_id, "old": values(c.old),
-            "new": values(c.new), "change_pp": _number(change_pp(c)),
+            "department": c.department, "indicator_id": c.indicator_id,
+            "old": values(c.old, c.old_partial, c.old_small_denominator),
+            "new": values(c.new, c.new_partial, c.new_small_denominator), "change_pp": _number(change_pp(c)),
             "submissions": [{"institution_code": s.institution_code, "report_date": s.report_date.isoformat(),
                              "version": s.version, "received_at": s.received_at.isoformat(),
                              "submission_id": s.submission_id} for s in c.submissions],

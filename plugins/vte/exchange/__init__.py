@@ -26,6 +26,7 @@ class ExchangedValue:
     numerator: int
     denominator: int
     score: Decimal | None  # percent; ADX carries none (the receiver divides)
+    partial: bool | None = None  # the period is partial (FHIR: status pending; ADX: the group's partial="true")
 
     @property
     def key(self) -> tuple:

@@ -11,7 +11,9 @@ data set, in the stylesheet's shape, written by ``render_schema`` from the indic
 - ``group``: ``orgUnit`` (GB/T 2260 code, institution code, or the community's name), ``period`` (ISO 8601
   start date / duration: ``2026-03-01/P1M``, ``2026-01-01/P3M``, ``2026-01-01/P1Y``), ``dataSet``
   (``VTE_QC``), and the data set's further group dimensions ``level`` and, below an institution, ``campus``
-  and ``department``;
+  and ``department``; and ``partial`` (``true`` while the reporting unit's period is partial: not over, or its
+  expected report days not all in; ``false`` when complete; absent for values the history recorded before it
+  kept the mark), an attribute of the group, not a dimension;
 - ``dataValue``: ``dataElement`` (``VTE_<indicator>_NUM`` or ``_DEN``, e.g. ``VTE_B_1_1_NUM``; SDMX codes
   allow no dots) and ``value`` (a count).
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from vte import domain
 from vte.exchange import ExchangedValue
-from vte.exchange.read import LEVELS, ExchangeError, ExportSource
+from vte.exchange.read import LEVELS, ExchangeError, ExportSource, Value
 from vte.exchange.fhir import timestamp
 from vte.extracts.periods import Period
 
@@ -167,6 +169,10 @@ def render_schema() -> bytes:
     xs("attribute", group_type, name="level", use="required", type=_type_name("CL_LEVEL"))
     xs("attribute", group_type, name="campus", use="optional", type="campusType")
     xs("attribute", group_type, name="department", use="optional", type="departmentType")
+    documented(xs("attribute", group_type, name="partial", use="optional", type="xs:boolean"),
+               "Whether the group's values are partial (部分期间): the period is not over, or the reporting "
+               "unit's expected report days in it are not all in; the values may still change. Absent when not "
+               "recorded (values kept before the warehouse's history recorded the mark).")
     xs("anyAttribute", group_type, processContents="skip")
 
     value_type = xs("complexType", schema, name="DataValueType")
@@ -202,6 +208,15 @@ def _comment(text: str) -> str:
     return "<!-- " + _XML_CHARACTERS.sub("?", text).replace("--", "- -") + " -->"
 
 
+def _partial(values: list[Value]) -> bool | None:
+    """A group's partial mark: the period is an entity's, so its values share it; any partial value makes the
+    group partial, and a group with an unrecorded mark and no partial value has none."""
+    marks = {v.is_partial_period for v in values}
+    if True in marks:
+        return True
+    return None if None in marks else False
+
+
 def write_message(source: ExportSource, path: Path) -> int:
     """Write the ADX message of ``source`` to ``path`` (atomically) and validate it against ``adx.xsd``; returns
     the number of groups."""
@@ -216,12 +231,16 @@ def write_message(source: ExportSource, path: Path) -> int:
                                f"{publication.publication_id} of {moment} (ops.publications)") + "\n")
             out.write(f'<adx xmlns="{NAMESPACE}"{_attribute("exported", moment, "adx")}'
                       f' publication="{publication.publication_id}">\n')
-            for entity, values in groupby(source.values, key=lambda v: v.entity):
+            for entity, grouped in groupby(source.values, key=lambda v: v.entity):
+                values = list(grouped)
                 where = f"{entity.level} {entity.entity_key}"
                 attributes = [("orgUnit", entity.entity_code), ("period", adx_period(period)), ("dataSet", DATA_SET),
                               ("level", entity.level)]
                 attributes += [(name, value) for name, value in (("campus", entity.campus),
                                                                   ("department", entity.department)) if value]
+                mark = _partial(values)
+                if mark is not None:
+                    attributes.append(("partial", "true" if mark else "false"))
                 out.write("  <group" + "".join(_attribute(n, v, where) for n, v in attributes) + ">\n")
                 for value in values:
                     for part, count in (("NUM", value.numerator), ("DEN", value.denominator)):
@@ -282,6 +301,8 @@ def read_message(path: Path) -> ReadMessage:
         if element.tag == f"{{{NAMESPACE}}}group":
             groups += 1
             periods.add(element.get("period"))
+            mark = element.get("partial")  # xs:boolean: true, false, 1 or 0, whitespace collapsed
+            partial = None if mark is None else mark.strip() in ("true", "1")
             counts: dict[str, dict[str, int]] = {}
             for data_value in element:
                 indicator_id, part = elements[data_value.get("dataElement")]
@@ -289,7 +310,7 @@ def read_message(path: Path) -> ReadMessage:
             for indicator_id, parts in counts.items():
                 values.append(ExchangedValue(element.get("level"), element.get("orgUnit"), element.get("campus"),
                                              element.get("department"), indicator_id, parts["numerator"],
-                                             parts["denominator"], None))
+                                             parts["denominator"], None, partial))
             element.clear()
         elif element.tag == f"{{{NAMESPACE}}}adx":
             root = element

@@ -1,6 +1,8 @@
 """The published indicator values as HL7 FHIR R4 ``MeasureReport`` resources in one ``Bundle`` (type collection).
 
-One MeasureReport per entity and indicator: status ``complete``, type ``summary``, the measure as the canonical
+One MeasureReport per entity and indicator: status ``complete``, or ``pending`` while the value is partial (its
+period not over, or its entity's expected report days not all in: R4's "interim report ... not yet complete"),
+type ``summary``, the measure as the canonical
 URL ``<base>/Measure/vte-<indicator id>``, the period, the date (the publication's time, never the clock, so the
 same publication gives the same bytes), the reporter, and one group with the numerator and denominator
 populations (``http://terminology.hl7.org/CodeSystem/measure-population``) and the measure score as a UCUM
@@ -223,6 +225,12 @@ def _population(code: str, count: int) -> dict:
             "count": count}
 
 
+def status(value: Value) -> str:
+    """MeasureReport.status (complete | pending | error in R4): pending for a partial value. A value the history
+    recorded before it kept the mark is complete, as every value was exported then."""
+    return "pending" if value.is_partial_period else "complete"
+
+
 def _measure_report(value: Value, reporter: _Target, subject: _Target | None, source: ExportSource,
                     urls: Urls) -> tuple[str, dict]:
     entity, indicator, period = value.entity, value.indicator, source.period
@@ -230,7 +238,7 @@ def _measure_report(value: Value, reporter: _Target, subject: _Target | None, so
     full_url = _full_url(urls.system("indicator-value"), identifier)
     report = {"resourceType": "MeasureReport", "id": full_url.removeprefix("urn:uuid:"),
               "identifier": [{"system": urls.system("indicator-value"), "value": identifier}],
-              "status": "complete", "type": "summary", "measure": urls.measure(indicator.indicator_id)}
+              "status": status(value), "type": "summary", "measure": urls.measure(indicator.indicator_id)}
     if subject is not None:
         report["subject"] = subject.reference()
     report |= {"date": timestamp(source.publication.published_at), "reporter": reporter.reference(),
@@ -408,7 +416,7 @@ def _iso(value) -> str:
 def read_bundle(path: Path) -> ReadBundle:
     """Parse and validate a written Bundle with the FHIR models, then read every value back from the standard
     elements: the entity from the reporter and subject resources, the indicator from the group's code, the counts
-    from the populations and the score from the measure score."""
+    from the populations, the score from the measure score and the partial mark from the status."""
     from pydantic import ValidationError
 
     bundle_class, _ = _models()
@@ -448,7 +456,8 @@ def read_bundle(path: Path) -> ReadBundle:
         counts = {p.code.coding[0].code: p.count for p in group.population}
         score = group.measureScore.value if group.measureScore is not None else None
         values.append(ExchangedValue(level, identifier.value, campus, department, coding.code, counts["numerator"],
-                                     counts["denominator"], None if score is None else Decimal(score)))
+                                     counts["denominator"], None if score is None else Decimal(score),
+                                     resource.status == "pending"))
         periods.add((_iso(resource.period.start), _iso(resource.period.end)))
     [(start, end)] = periods or {("", "")}
     return ReadBundle(base, int(tag.code), _iso(bundle.timestamp), start, end, values, resources)

@@ -8,6 +8,10 @@ publication (``vte.publication.history``): every value with ``valid_from_publica
 ``N``. Which entities lie inside the region is taken from the published registry (``marts.dim_institutions``),
 as ``vte diff`` does.
 
+Each value carries its partial mark (``is_partial_period``: its period not over, or its entity's expected report
+days not all in), from the marts or as the history recorded it; None for a value the history recorded before it
+kept the marks (migration 017).
+
 The region's own value and every level below it are exported: for a province its cities, counties, county
 medical communities, institutions, campuses and departments; for a city no province; for a county no city.
 Rows come in one fixed order (level from the province down, then codes in code-point order, then the
@@ -86,6 +90,7 @@ class Value:
     numerator: int
     denominator: int
     rate: Decimal | None  # percent, 4 decimals; None when the denominator is 0
+    is_partial_period: bool | None = None  # None: recorded by the history before it kept the mark
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ _EXPORT_VALUES = """
     source_values as ({source})
     select source_values.level, source_values.entity_code, source_values.entity_name, source_values.campus,
         source_values.department, source_values.entity_key, source_values.indicator_id,
-        source_values.numerator, source_values.denominator, source_values.rate
+        source_values.numerator, source_values.denominator, source_values.rate, source_values.is_partial_period
     from source_values
     inner join region_entities
         on region_entities.code = source_values.entity_code
@@ -146,7 +151,8 @@ _ENTITIES = f"""
 
 _VALUES = f"""
     select exchange_values.level, exchange_values.entity_code, exchange_values.campus, exchange_values.department,
-        exchange_values.indicator_id, exchange_values.numerator, exchange_values.denominator, exchange_values.rate
+        exchange_values.indicator_id, exchange_values.numerator, exchange_values.denominator, exchange_values.rate,
+        exchange_values.is_partial_period
     from exchange_values
     left join marts.dim_indicators on dim_indicators.indicator_id = exchange_values.indicator_id
     {_ORDER},
@@ -233,7 +239,7 @@ def open_source(conn: psycopg.Connection, period: Period, region_code: str | Non
             with conn.cursor(name="exchange_values") as cur:
                 cur.itersize = 5000
                 cur.execute(_VALUES)
-                for level, code, campus, department, indicator_id, numerator, denominator, rate in cur:
+                for level, code, campus, department, indicator_id, numerator, denominator, rate, partial in cur:
                     indicator = by_id.get(indicator_id)
                     if indicator is None:
                         raise ExchangeError(f"indicator {indicator_id} of publication {publication.publication_id} "
@@ -241,6 +247,6 @@ def open_source(conn: psycopg.Connection, period: Period, region_code: str | Non
                                             "publication made with the current definitions")
                     # Sums of counts: PostgreSQL's sum of a bigint is a numeric, always whole here.
                     yield Value(by_key[(level, code, campus, department)], indicator, int(numerator), int(denominator),
-                                rate)
+                                rate, partial)
 
         yield ExportSource(publication, region, period, indicators, entities, regions, institutions, values())

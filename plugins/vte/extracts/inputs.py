@@ -27,8 +27,10 @@ INPUTS_NAME = "inputs.json.gz"
 # Raised when the stored form changes, so an older revision's inputs are read the way they were written.
 # 2: the snapshot holds the funnel, and its values whether they are partial and their denominators small;
 # format 1 inputs read with no funnel and without those marks.
-INPUTS_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+# 3: the snapshot holds the cities, the comparison with the previous period and the rules named; format 1 and 2
+# inputs read without them (their workbooks have no city and comparison sheets and no rule legend).
+INPUTS_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 _TAGS = ("$date", "$datetime", "$decimal")
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import dict_row
 
-from vte.extracts.periods import Period, trailing_months
+from vte import domain
+from vte.extracts.periods import Period, previous_period, trailing_months
 from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
@@ -66,6 +67,12 @@ class Snapshot:
     # The region's institutions against its rate with the control limits (fct_institution_funnel); empty in the
     # inputs of revisions written before the funnel existed.
     funnel: list[dict] = field(default_factory=list)
+    # Added with inputs format 3 (empty when reading older inputs): the region's cities (a province's extract),
+    # each indicator against the previous period and the same period last year, and the consistency rules the
+    # data-quality sheet names, as the domain defined them when the extract was made.
+    cities: list[dict] = field(default_factory=list)
+    comparison: list[dict] = field(default_factory=list)
+    rules: list[dict] = field(default_factory=list)
 
 
 # Institutions of the region that had joined by the end of the period.
@@ -126,6 +133,51 @@ _BY_COUNTY = f"""
         and indicator_values.level = 'county' and indicator_values.entity_code = counties.county_code
         and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
     order by counties.county_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
+"""
+
+_BY_CITY = f"""
+    with cities as (
+        select distinct dim_institutions.city_code, dim_regions.region_name as city_name
+        from ({_REGION_INSTITUTIONS}) as institutions
+        inner join marts.dim_institutions on dim_institutions.institution_code = institutions.institution_code
+        inner join marts.dim_regions on dim_regions.region_code = dim_institutions.city_code
+        where %(level)s = 'province'
+    )
+    select cities.city_code, cities.city_name, {_INDICATOR_COLUMNS}
+    from cities
+    cross join marts.dim_indicators
+    left join extract_indicator_values as indicator_values
+        on indicator_values.indicator_id = dim_indicators.indicator_id
+        and indicator_values.level = 'city' and indicator_values.entity_code = cities.city_code
+        and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+    order by cities.city_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
+"""
+
+# The region's value of each indicator beside the previous period's and the same period last year's, as
+# published (a quarter beside the quarter before, a month beside the month before; a year has no previous
+# period other than the year before).
+_COMPARISON = """
+    with previous_values as (
+        select indicator_id, rate
+        from marts.fct_indicator_values
+        where level = %(level)s and entity_code = %(region)s and period_type = %(period_type)s
+            and period_start = %(previous_start)s and %(period_type)s <> 'year'
+    )
+    select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.name_en,
+        dim_indicators.is_supplementary, dim_indicators.target_rate as target, dim_indicators.higher_is_better,
+        indicator_values.rate_same_period_last_year,
+        previous_values.rate as rate_previous_period,
+        indicator_values.rate,
+        indicator_values.meets_target,
+        round(indicator_values.rate - previous_values.rate, 4) as change_previous_pp,
+        round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_last_year_pp
+    from marts.dim_indicators
+    left join extract_indicator_values as indicator_values
+        on indicator_values.indicator_id = dim_indicators.indicator_id
+        and indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
+        and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
+    left join previous_values on previous_values.indicator_id = dim_indicators.indicator_id
+    order by dim_indicators.is_supplementary, dim_indicators.indicator_id
 """
 
 # Institutions compared fairly: by where each lies against the funnel's control limits around the region's rate
@@ -367,6 +419,13 @@ def _trend(conn, params: dict, targets: list[dict]) -> list[dict]:
     return rows
 
 
+def _rules(data_quality: list[dict]) -> list[dict]:
+    """The consistency rules the data-quality rows name, described as the domain defines them."""
+    named = {rule for row in data_quality for rule in (*row["quarantine_rules"], *row["warning_rules"])}
+    return [{"rule_id": r.rule_id, "severity": r.severity, "description_zh": r.describe_zh(),
+             "description_en": r.describe_en()} for r in domain.rules() if r.rule_id in named]
+
+
 def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | None) -> Snapshot:
     """Read one extract's tables from the published marts, consistently from one publication."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
@@ -376,7 +435,8 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             raise ExtractDataError("no publication of the marts is recorded in ops.publications")
         region = find_region(conn, region_code) if region_code else default_region(conn)
         params = {"region": region.code, "level": region.level, "period_type": period.period_type,
-                  "start": period.start, "end": period.end, "months": trailing_months(period.end, TREND_MONTHS)}
+                  "start": period.start, "end": period.end, "months": trailing_months(period.end, TREND_MONTHS),
+                  "previous_start": previous_period(period).start}
         conn.execute(_EXTRACT_INDICATOR_VALUES, params)
 
         def rows(query: str) -> list[dict]:
@@ -387,6 +447,7 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
         if all(r["denominator"] is None for r in overview):
             raise ExtractDataError(f"the published marts have no indicator values for {period.label} "
                                    f"in {region.code} {region.name}")
+        data_quality = rows(_DATA_QUALITY)
         return Snapshot(
             publication=PublicationRef(publication.publication_id, publication.run_id, publication.published_at),
             region=region,
@@ -397,8 +458,11 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             counties=rows(_BY_COUNTY),
             ranking=rows(_RANKING),
             completeness=rows(_COMPLETENESS),
-            data_quality=rows(_DATA_QUALITY),
+            data_quality=data_quality,
             trend=_trend(cur, params, targets),
             target_indicators=targets,
             funnel=rows(_FUNNEL),
+            cities=rows(_BY_CITY),
+            comparison=rows(_COMPARISON),
+            rules=_rules(data_quality),
         )

@@ -15,15 +15,16 @@ from vte.extracts import csv_files, manifest as manifests
 from vte.extracts.inputs import ExtractInputs
 from vte.extracts.restatement import restatement_table
 from vte.extracts.revisions import revision_name
-from vte.extracts.tables import Table, extract_tables
+from vte.extracts.tables import Table, extract_tables, legend
 from vte.extracts.workbook import write_workbook
 
 
 def tables_of(inputs: ExtractInputs) -> list[Table]:
-    """Every table of the extract in workbook order; the restatement last, when there is one."""
+    """Every table of the extract in workbook order; the restatement, when there is one, then the legend."""
     tables = extract_tables(inputs.snapshot)
     if inputs.restatement:
         tables.append(restatement_table(inputs))
+    tables.append(legend(inputs.snapshot))
     return tables
 
 

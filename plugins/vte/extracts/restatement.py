@@ -7,7 +7,7 @@ from datetime import timezone
 from decimal import Decimal
 
 from vte.extracts.inputs import ExtractInputs, Restatement
-from vte.extracts.tables import LEVEL_NAMES, Column, Table
+from vte.extracts.tables import INDICATOR_UNIT, LEVEL_NAMES, Column, Table
 from vte.publication.history import Change, Submission
 
 # Largest first; the levels below an institution follow it.
@@ -92,4 +92,5 @@ def restatement_table(inputs: ExtractInputs) -> Table:
                      change.campus, change.department, change.indicator_id, names.get(change.indicator_id), *old,
                      *new, change_pp(change), submissions_text(change.submissions)))
     note = None if rows else unchanged_text(restatement, snapshot.publication.publication_id)
-    return Table("restatement", "修订说明 Restatement", COLUMNS, tuple(rows), note)
+    return Table("restatement", "修订说明 Restatement", COLUMNS, tuple(rows), note, unit=INDICATOR_UNIT,
+                 source="history.indicator_values, raw.submissions")

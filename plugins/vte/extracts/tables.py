@@ -33,6 +33,8 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
     note: str | None = None  # shown in the workbook under the header when there are no rows
+    unit: str | None = None  # the units line under the workbook sheet's title
+    source: str | None = None  # the published tables the rows come from, named under the title
 
     def column_index(self, key: str) -> int:
         return [c.key for c in self.columns].index(key)
@@ -68,8 +70,17 @@ FUNNEL_FLAGS = {
 }
 
 
+INDICATOR_UNIT = ("单位：指标值、目标值为百分比(%)，变化为百分点，分子、分母为人次 Units: rates and targets in %, "
+                  "changes in percentage points, numerators and denominators in patient episodes")
+RATE_UNIT = "单位：百分比(%) Units: percent (%)"
+INDICATOR_SOURCE = "marts.fct_indicator_values, marts.dim_indicators"
+MET = "达标 met"
+NOT_MET = "未达标 not met"
+SUPPLEMENTARY = "补充 supplementary"
+
+
 def _met(value: bool | None) -> str | None:
-    return None if value is None else ("达标 met" if value else "未达标 not met")
+    return None if value is None else (MET if value else NOT_MET)
 
 
 def _mark(value: bool | None, text: str) -> str | None:
@@ -77,7 +88,7 @@ def _mark(value: bool | None, text: str) -> str | None:
 
 
 def _indicator_cells(row: dict) -> tuple[Cell, ...]:
-    derived = {"supplementary": "补充 supplementary" if row["is_supplementary"] else None,
+    derived = {"supplementary": SUPPLEMENTARY if row["is_supplementary"] else None,
                "met": _met(row["meets_target"]),
                "partial": _mark(row.get("is_partial_period"), PARTIAL),
                "small_denominator": _mark(row.get("is_small_denominator"), SMALL)}
@@ -86,7 +97,7 @@ def _indicator_cells(row: dict) -> tuple[Cell, ...]:
 
 def overview(snapshot: Snapshot) -> Table:
     return Table("overview", "概览 Overview", INDICATOR_COLUMNS,
-                 tuple(_indicator_cells(r) for r in snapshot.overview))
+                 tuple(_indicator_cells(r) for r in snapshot.overview), unit=INDICATOR_UNIT, source=INDICATOR_SOURCE)
 
 
 def by_institution(snapshot: Snapshot) -> Table:
@@ -95,22 +106,49 @@ def by_institution(snapshot: Snapshot) -> Table:
                Column("county_name", "区县", "County"), *INDICATOR_COLUMNS)
     return Table("institutions", "机构明细 Institutions", columns, tuple(
         (r["institution_code"], r["institution_name"], r["county_name"], *_indicator_cells(r))
-        for r in snapshot.institutions))
+        for r in snapshot.institutions), unit=INDICATOR_UNIT, source=f"{INDICATOR_SOURCE}, marts.dim_institutions")
+
+
+def institution_matrix(snapshot: Snapshot) -> Table:
+    """The institutions' rates as a matrix, one row per institution and one column per indicator: the
+    institutions sheet's long table laid out side by side."""
+    indicators = [(r["indicator_id"], r["name_zh"]) for r in snapshot.overview]
+    rates = {(r["institution_code"], r["indicator_id"]): r["rate"] for r in snapshot.institutions}
+    institutions = dict.fromkeys((r["institution_code"], r["institution_name"], r["county_name"])
+                                 for r in snapshot.institutions)
+    columns = (Column("institution_code", "机构编码", "Institution code"),
+               Column("institution_name", "机构名称", "Institution"), Column("county_name", "区县", "County"),
+               *(Column(i, f"{i} {name}(%)", "Rate (%)", "rate") for i, name in indicators))
+    return Table("institution_matrix", "机构矩阵 Institution matrix", columns, tuple(
+        (code, name, county, *(rates.get((code, i)) for i, _ in indicators))
+        for code, name, county in institutions), unit=RATE_UNIT, source=f"{INDICATOR_SOURCE}, marts.dim_institutions")
+
+
+def by_city(snapshot: Snapshot) -> Table:
+    """The province's cities (地市), each with every indicator."""
+    columns = (Column("city_code", "地市编码", "City code"), Column("city_name", "地市名称", "City"),
+               *INDICATOR_COLUMNS)
+    return Table("cities", "地市 Cities", columns, tuple(
+        (r["city_code"], r["city_name"], *_indicator_cells(r)) for r in snapshot.cities),
+        unit=INDICATOR_UNIT, source=f"{INDICATOR_SOURCE}, marts.dim_regions")
 
 
 def by_county(snapshot: Snapshot) -> Table:
     columns = (Column("county_code", "区县编码", "County code"), Column("county_name", "区县名称", "County"),
                *INDICATOR_COLUMNS)
     return Table("counties", "区县 Counties", columns, tuple(
-        (r["county_code"], r["county_name"], *_indicator_cells(r)) for r in snapshot.counties))
+        (r["county_code"], r["county_name"], *_indicator_cells(r)) for r in snapshot.counties),
+        unit=INDICATOR_UNIT, source=f"{INDICATOR_SOURCE}, marts.dim_regions")
+
+
+VERSUS_REGION = ("优于区域 better than the region", "差于区域 worse than the region")
 
 
 def _better(flag: str | None, higher_is_better: bool | None) -> str | None:
     """Whether a flag beyond the limits means better or worse than the region, in words."""
     if flag is None or flag == "within" or higher_is_better is None:
         return None
-    return "优于区域 better than the region" if flag.startswith("above") == higher_is_better \
-        else "差于区域 worse than the region"
+    return VERSUS_REGION[0] if flag.startswith("above") == higher_is_better else VERSUS_REGION[1]
 
 
 def ranking(snapshot: Snapshot) -> Table:
@@ -138,7 +176,8 @@ def ranking(snapshot: Snapshot) -> Table:
          r.get("lower_95_limit"), r.get("upper_95_limit"), FUNNEL_FLAGS.get(r.get("funnel_flag")),
          _better(r.get("funnel_flag"), r.get("higher_is_better")), _mark(r.get("is_partial_period"), PARTIAL),
          no_rate if r["rank"] is None else _mark(r.get("is_small_denominator"), SMALL_NOTE))
-        for r in snapshot.ranking))
+        for r in snapshot.ranking), unit=INDICATOR_UNIT,
+        source=f"{INDICATOR_SOURCE}, marts.fct_institution_funnel")
 
 
 FUNNEL_COLUMNS = (
@@ -171,7 +210,8 @@ def funnel(snapshot: Snapshot) -> Table:
          r["upper_95_limit"], r["upper_998_limit"], FUNNEL_FLAGS[r["funnel_flag"]],
          _better(r["funnel_flag"], r["higher_is_better"]), _mark(r["is_partial_period"], PARTIAL),
          _mark(r["is_small_denominator"], SMALL))
-        for r in snapshot.funnel), note="该期间没有机构的目标指标值 / no institution has a value of a target indicator")
+        for r in snapshot.funnel), note="该期间没有机构的目标指标值 / no institution has a value of a target indicator",
+        unit=INDICATOR_UNIT, source="marts.fct_institution_funnel")
 
 
 def completeness(snapshot: Snapshot) -> Table:
@@ -189,7 +229,9 @@ def completeness(snapshot: Snapshot) -> Table:
         (LEVEL_NAMES[r["level"]], r["entity_code"], r["entity_name"], r["days_expected"], r["days_received"],
          r["days_late"], r["days_missing"], r["completeness_rate"], r["timeliness_rate"],
          ", ".join(d.isoformat() for d in r["missing_dates"] or ()) or None)
-        for r in snapshot.completeness))
+        for r in snapshot.completeness),
+        unit="单位：天；完整率、及时率为百分比(%) Units: days; completeness and timeliness in %",
+        source="marts.fct_reporting_completeness")
 
 
 def data_quality(snapshot: Snapshot) -> Table:
@@ -207,7 +249,9 @@ def data_quality(snapshot: Snapshot) -> Table:
         (r["institution_code"], r["institution_name"], r["quarantined_rows"], r["quarantined_days"],
          ", ".join(r["quarantine_rules"]) or None, r["warning_rows"], r["warning_days"],
          ", ".join(r["warning_rules"]) or None)
-        for r in snapshot.data_quality))
+        for r in snapshot.data_quality),
+        unit="单位：科室日数据行、天；规则编码见“图例”表 Units: department-day rows, days; rule codes in the Legend sheet",
+        source="marts.fct_quarantined_rows, marts.fct_warning_rows")
 
 
 def _target_columns(snapshot: Snapshot) -> tuple[Column, ...]:
@@ -222,7 +266,8 @@ def trend(snapshot: Snapshot) -> Table:
                Column("small_denominators", "分母过小的指标", "Indicators with a small denominator"))
     return Table("trend", "趋势 Trend", columns, tuple(
         (r["month"], *(r[c.key] for c in targets), _mark(r.get("is_partial_period"), PARTIAL),
-         ", ".join(r.get("small_denominators") or ()) or None) for r in snapshot.trend))
+         ", ".join(r.get("small_denominators") or ()) or None) for r in snapshot.trend),
+        unit=RATE_UNIT, source=INDICATOR_SOURCE)
 
 
 def county_comparison(snapshot: Snapshot) -> Table:
@@ -241,10 +286,60 @@ def county_comparison(snapshot: Snapshot) -> Table:
                 _mark(any(v.get("is_partial_period") for v in shown), PARTIAL), ", ".join(small) or None)
 
     return Table("county_comparison", "区县对比 County comparison", columns,
-                 tuple(cells(code, name) for code, name in counties))
+                 tuple(cells(code, name) for code, name in counties), unit=RATE_UNIT, source=INDICATOR_SOURCE)
+
+
+PREVIOUS_NAMES = {"month": ("上月", "Previous month"), "quarter": ("上季度", "Previous quarter")}
+
+
+def comparison(snapshot: Snapshot) -> Table:
+    """Each indicator of the region beside the same period last year and, for a month or a quarter, the
+    period before (同比、环比), as published."""
+    previous = PREVIOUS_NAMES.get(snapshot.period.period_type)
+    columns = (
+        Column("indicator_id", "指标编号", "Indicator ID"), Column("name_zh", "指标名称", "Indicator"),
+        Column("name_en", "英文名称", "Indicator (English)"), Column("supplementary", "补充指标", "Supplementary"),
+        Column("rate_same_period_last_year", "去年同期(%)", "Same period last year (%)", "rate"),
+        *((Column("rate_previous_period", f"{previous[0]}(%)", f"{previous[1]} (%)", "rate"),) if previous else ()),
+        Column("rate", "本期(%)", "This period (%)", "rate"),
+        Column("target", "目标值(%)", "Target (%)", "rate"), Column("met", "是否达标", "Met target"),
+        Column("change_last_year_pp", "同比变化(百分点)", "Change on last year (percentage points)", "rate"),
+        *((Column("change_previous_pp", "环比变化(百分点)", f"Change on the {previous[1].lower()} "
+                                                          "(percentage points)", "rate"),) if previous else ()),
+    )
+    derived = {"supplementary": lambda r: SUPPLEMENTARY if r["is_supplementary"] else None,
+               "met": lambda r: _met(r["meets_target"])}
+    return Table("comparison", "同比环比 Comparison", columns, tuple(
+        tuple(derived[c.key](r) if c.key in derived else r[c.key] for c in columns) for r in snapshot.comparison),
+        unit=INDICATOR_UNIT, source=INDICATOR_SOURCE)
+
+
+def legend(snapshot: Snapshot) -> Table:
+    """Every code the extract uses, in words: the indicators, the consistency rules named, the levels and
+    the marks."""
+    columns = (Column("category", "类别", "Category"), Column("code", "代码", "Code"),
+               Column("meaning_zh", "中文含义", "Meaning (Chinese)"), Column("meaning_en", "英文含义", "Meaning (English)"))
+    targets = {r["indicator_id"]: r["target"] for r in snapshot.overview}
+    indicators = [("指标 indicator", r["indicator_id"], r["name_zh"] + (f"，目标 ≥ {targets[r['indicator_id']]}%"
+                                                                     if targets[r["indicator_id"]] else ""),
+                   r["name_en"]) for r in snapshot.overview]
+    severity = {"quarantine": ("隔离：数据行不计入指标", "quarantine: the row is held out of the indicators"),
+                "warning": ("警告：数据行计入指标并标记", "warning: the row is counted and flagged")}
+    rules = [("规则 rule", r["rule_id"], f"{r['description_zh']}（{severity[r['severity']][0]}）",
+              f"{r['description_en']} ({severity[r['severity']][1]})") for r in snapshot.rules]
+    levels = [("层级 level", text, *text.split(" ", 1)) for text in LEVEL_NAMES.values()]
+    marks = [("标记 mark", text, *text.split(" ", 1)) for text in (MET, NOT_MET, SUPPLEMENTARY, PARTIAL, SMALL)]
+    notes = [("说明 note", PARTIAL, *PARTIAL_NOTE.split(" partial: ", 1)),
+             ("说明 note", SMALL, *SMALL_NOTE.split(" small denominator: ", 1))]
+    flags = [("漏斗图 funnel", text, *text.split(" ", 1)) for text in (*FUNNEL_FLAGS.values(), *VERSUS_REGION)]
+    return Table("legend", "图例 Legend", columns, tuple(indicators + rules + levels + marks + notes + flags),
+                 unit="本工作簿所用的全部代码与标记 Every code and mark this workbook uses",
+                 source="marts.dim_indicators; consistency_rules (dbt seed)")
 
 
 def extract_tables(snapshot: Snapshot) -> list[Table]:
     """Every table of an extract, in workbook order."""
-    return [overview(snapshot), by_institution(snapshot), by_county(snapshot), ranking(snapshot), funnel(snapshot),
-            completeness(snapshot), data_quality(snapshot), trend(snapshot), county_comparison(snapshot)]
+    return [overview(snapshot), *([comparison(snapshot)] if snapshot.comparison else []), by_institution(snapshot),
+            institution_matrix(snapshot), *([by_city(snapshot)] if snapshot.cities else []), by_county(snapshot),
+            ranking(snapshot), funnel(snapshot), completeness(snapshot), data_quality(snapshot), trend(snapshot),
+            county_comparison(snapshot)]

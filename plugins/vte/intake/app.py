@@ -36,6 +36,7 @@ from vte.intake.service import IntakeService, Reply
 from vte.intake.signatures import UsedSignatures
 from vte.intake.signing import BODY_SIGN_HEADER
 from vte.landing import LandingZone
+from vte.reports import routes as report_routes
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     app.include_router(excel_routes.router)
     documentation.install(app)
     app.include_router(feedback_routes.router)
+    app.include_router(report_routes.router)
 
     app.add_middleware(RequestLog, audit=audit, sandbox_audit=sandbox_audit,
                        internal_error=lambda request_id: reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id))

@@ -35,6 +35,23 @@ def _bad(detail_zh: str, detail_en: str) -> Reply:
     return Reply(ResultCode.BAD_QUERY, message=ResultCode.BAD_QUERY.explain(detail_zh, detail_en))
 
 
+async def authenticate_query(request: Request) -> Reply | None:
+    """Authenticate a GET signed in its query (accessKey, timestamp, sign, as a submission is); None when it holds,
+    and the request's record then names the institution."""
+    query = request.query_params
+    missing = [name for name in ("accessKey", "timestamp", "sign") if not query.get(name)]
+    if missing:
+        return _bad(f"缺少参数 {', '.join(missing)}", f"missing parameter(s) {', '.join(missing)}")
+    timestamp = parse_timestamp(query["timestamp"])
+    if timestamp is None:
+        return _bad("timestamp 应为当前的 Unix 时间（秒或毫秒）的整数",
+                    "timestamp must be the current Unix time in seconds or milliseconds, as an integer")
+    record = request.state.record
+    record["access_key"] = safe_text(query["accessKey"])
+    credentials = {"accessKey": query["accessKey"], "timestamp": timestamp, "sign": query["sign"]}
+    return await run_in_threadpool(request.app.state.service.authenticate, credentials, record)
+
+
 @router.get(
     FEEDBACK_PATH,
     summary="数据上报反馈报告 / The institution's feedback report",
@@ -52,13 +69,6 @@ def _bad(detail_zh: str, detail_en: str) -> Reply:
 )
 async def feedback_report(request: Request) -> JSONResponse:
     query = request.query_params
-    missing = [name for name in ("accessKey", "timestamp", "sign") if not query.get(name)]
-    if missing:
-        return _answer(request, _bad(f"缺少参数 {', '.join(missing)}", f"missing parameter(s) {', '.join(missing)}"))
-    timestamp = parse_timestamp(query["timestamp"])
-    if timestamp is None:
-        return _answer(request, _bad("timestamp 应为当前的 Unix 时间（秒或毫秒）的整数",
-                                     "timestamp must be the current Unix time in seconds or milliseconds, as an integer"))
     report_date = query.get("date")
     if report_date is not None:
         try:
@@ -68,13 +78,10 @@ async def feedback_report(request: Request) -> JSONResponse:
         except ValueError:
             return _answer(request, _bad(f"date {safe_text(report_date)!r} 不是 yyyy-MM-dd 日期",
                                          f"date {safe_text(report_date)!r} is not a yyyy-MM-dd date"))
-    record = request.state.record
-    record["access_key"] = safe_text(query["accessKey"])
-    service = request.app.state.service
-    credentials = {"accessKey": query["accessKey"], "timestamp": timestamp, "sign": query["sign"]}
-    refusal = await run_in_threadpool(service.authenticate, credentials, record)
+    refusal = await authenticate_query(request)
     if refusal is not None:
         return _answer(request, refusal)
+    record = request.state.record
     report = await run_in_threadpool(feedback.latest_report, record["institution_code"],
                                     request.app.state.settings)
     if report is None:

@@ -2,7 +2,9 @@
 
 Each report tells one institution what the platform made of its data: its refused requests, the rows held
 out of the indicators (quarantined) and the rows published with warnings, each with the broken rules in
-words, and its late and missing report dates. Reports are files under ``$VTE_HOME/feedback/<institution>/``
+words and the values they compare, its late and missing report dates, every report date of the last three
+months with its versions, and its monthly indicators beside its county's and province's. The hospital's own
+report (vte.reports) is assembled from it. Reports are files under ``$VTE_HOME/feedback/<institution>/``
 (JSON for machines, HTML for people), so the intake service can hand them out without the warehouse.
 """
 
@@ -24,6 +26,8 @@ from vte.landing import write_durably
 
 WINDOW_DAYS = 31  # refused requests and warnings of this many days back; quarantined rows until corrected
 MONTHS_OF_COMPLETENESS = 3
+MONTHS_OF_DAYS = 3  # the calendar of report days: this month and the two before
+LOCAL_TZ = timezone(timedelta(hours=8))  # report dates are Asia/Shanghai days
 
 _templates = Environment(loader=PackageLoader("vte", "templates"), autoescape=select_autoescape())
 
@@ -47,6 +51,80 @@ def _implausible_words(fields: list[str] | None, plausible_max: int) -> list[dic
                    " (usually an interface fault)"} for name in (fields or [])]
 
 
+def _values(row: dict) -> dict[str, int]:
+    """The counts of a held-out or flagged row that its broken rules compare, by the standard's field names."""
+    ids = set(row.get("quarantine_rule_ids") or []) | set(row.get("warning_rule_ids") or [])
+    names = {name for rule in domain.rules() if rule.rule_id in ids for name in (rule.lesser, rule.greater)}
+    names |= set(row.get("implausible_fields") or [])
+    return {f.name: row[f.column] for f in domain.count_fields() if f.name in names and f.column in row}
+
+
+def _first_of_month(day: date, months_back: int = 0) -> date:
+    month = day.year * 12 + day.month - 1 - months_back
+    return date(month // 12, month % 12 + 1, 1)
+
+
+def _report_days(conn: psycopg.Connection, code: str, as_of: date) -> list[dict]:
+    """Every report date of the last months up to ``as_of`` with its versions, and whether it was on time, late
+    or missing: missing as the published completeness says (it knows the expected days); late as it decides,
+    when the first version arrived after the end of the next day (Asia/Shanghai); pending until that end."""
+    start = _first_of_month(as_of, MONTHS_OF_DAYS - 1)
+    versions = _rows(conn, """
+        select report_date, version, submission_id::text as submission_id, channel, received_at, row_count
+        from raw.submissions where institution_code = %s and report_date between %s and %s
+        order by report_date, version""", (code, start, as_of))
+    missing = {d for (dates,) in conn.execute("""
+        select missing_dates from marts.fct_reporting_completeness
+        where level = 'institution' and entity_code = %s and period_type = 'month' and period_start >= %s""",
+        (code, start)) for d in (dates or [])}
+    by_date: dict[date, list[dict]] = {}
+    for v in versions:
+        by_date.setdefault(v["report_date"], []).append(v)
+    days = []
+    for offset in range((as_of - start).days + 1):
+        day = start + timedelta(days=offset)
+        received = by_date.get(day, [])
+        if received:
+            due = datetime.combine(day + timedelta(days=2), datetime.min.time(), LOCAL_TZ)
+            status = "late" if received[0]["received_at"] >= due else "on_time"
+        elif as_of < day + timedelta(days=2):
+            status = "pending"  # D+1 has not ended
+        else:
+            status = "missing" if day in missing else "not_expected"
+        days.append({"date": day.isoformat(), "status": status, "versions": [
+            {"version": v["version"], "submissionId": v["submission_id"], "channel": v["channel"],
+             "receivedAt": v["received_at"].isoformat(), "rowCount": v["row_count"]} for v in received]})
+    return days
+
+
+def _indicators(conn: psycopg.Connection, institution: dict, as_of: date) -> list[dict]:
+    """The institution's published monthly indicators, its county's and its province's, for the last complete
+    month and the current one (as of ``as_of``)."""
+    months = (_first_of_month(as_of, 1), _first_of_month(as_of))
+    rows = _rows(conn, """
+        select level, period_start, indicator_id, numerator, denominator, rate, target, meets_target,
+               is_partial_period, is_small_denominator
+        from marts.fct_indicator_values
+        where period_type = 'month' and period_start = any(%s)
+            and ((level = 'institution' and entity_code = %s) or (level = 'county' and entity_code = %s)
+                 or (level = 'province' and entity_code = %s))
+        order by period_start, indicator_id, level""",
+        (list(months), institution["institution_code"], institution.get("county_code"),
+         institution.get("province_code")))
+    return [{"month": f"{r['period_start']:%Y-%m}", "level": r["level"], "indicatorId": r["indicator_id"],
+             "numerator": _number(r["numerator"]), "denominator": _number(r["denominator"]),
+             "rate": _number(r["rate"]), "target": _number(r["target"]),
+             "meetsTarget": r["meets_target"], "isPartialPeriod": r["is_partial_period"],
+             "isSmallDenominator": r["is_small_denominator"]} for r in rows]
+
+
+def _number(value) -> int | float | None:
+    """A numeric of the marts as JSON has it: sums as integers, rates as floats."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+
+
 def _rows(conn: psycopg.Connection, query: str, params) -> list[dict]:
     cur = conn.execute(query, params)
     names = [c.name for c in cur.description]
@@ -62,12 +140,10 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
         where institution_code = %s and outcome = 'refused' and requested_at >= %s
         order by requested_at desc""", (code, since))
     quarantined = _rows(conn, """
-        select report_date, hospital, department, version, quarantine_rule_ids, implausible_fields, warning_rule_ids
-        from marts.fct_quarantined_rows where institution_code = %s
+        select * from marts.fct_quarantined_rows where institution_code = %s
         order by report_date, hospital, department""", (code,))
     warnings = _rows(conn, """
-        select report_date, hospital, department, version, warning_rule_ids
-        from marts.fct_warning_rows where institution_code = %s and report_date >= %s
+        select * from marts.fct_warning_rows where institution_code = %s and report_date >= %s
         order by report_date, hospital, department""", (code, since))
     completeness = _rows(conn, """
         select period_start, days_expected, days_received, days_missing, days_late, missing_dates
@@ -77,6 +153,8 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
     return {
         "institutionCode": code,
         "institutionName": institution["institution_name"],
+        "county": {"code": institution.get("county_code"), "name": institution.get("county_name")},
+        "province": {"code": institution.get("province_code"), "name": institution.get("province_name")},
         "publicationId": publication_id,
         "asOf": as_of.isoformat(),
         "generatedAt": datetime.now(timezone.utc).isoformat(),
@@ -86,17 +164,20 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
              "problemCount": r["problem_count"]} for r in refused],
         "quarantinedRows": [
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],
-             "version": r["version"],
+             "version": r["version"], "values": _values(r),
              "rules": _rule_words(r["quarantine_rule_ids"]) + _implausible_words(r["implausible_fields"], PLAUSIBLE_MAX)
              + _rule_words(r["warning_rule_ids"])}
             for r in quarantined],
         "warningRows": [
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],
-             "version": r["version"], "rules": _rule_words(r["warning_rule_ids"])} for r in warnings],
+             "version": r["version"], "values": _values(r), "rules": _rule_words(r["warning_rule_ids"])}
+            for r in warnings],
         "reporting": [
             {"month": _iso(r["period_start"])[:7], "daysExpected": r["days_expected"],
              "daysReceived": r["days_received"], "daysMissing": r["days_missing"], "daysLate": r["days_late"],
              "missingDates": [_iso(d) for d in (r["missing_dates"] or [])]} for r in completeness],
+        "days": _report_days(conn, code, as_of),
+        "indicators": _indicators(conn, institution, as_of),
     }
 
 
@@ -122,7 +203,8 @@ def write_all(publication_id: int, settings: Settings | None = None, as_of: date
     settings = settings or get_settings()
     as_of = as_of or datetime.now(timezone(timedelta(hours=8))).date()
     with warehouse.connect(settings, role=roles.PUBLISHER) as conn:
-        institutions = _rows(conn, "select institution_code, institution_name from marts.dim_institutions"
+        institutions = _rows(conn, "select institution_code, institution_name, county_code, county_name,"
+                                   " province_code, province_name from marts.dim_institutions"
                                    " order by institution_code", ())
         for institution in institutions:
             write_report(build_report(conn, institution, publication_id, as_of), settings)

@@ -5,7 +5,12 @@
 publishing transaction, so the history always matches what analysts could read. A sliced publication
 compares only the periods it replaced (vte.publication.scope): the cost of a day's publication does not
 grow with the years of history. A complete one (the registry or the indicator definitions changed, or the
-history is empty) compares every period.
+history is empty) compares every period, and so does the first publication after migration 017, which finds
+current values recorded without their marks.
+
+Each value keeps its marks as published: ``is_partial_period`` (its period not over, or its entity's expected
+report days not all in) and ``is_small_denominator``. A mark that changes opens a new version of the value like
+a changed number does. Values recorded before migration 017 have NULL marks: not recorded.
 
 Analysts read it through ``marts.fct_indicator_values_history``; ``changes`` is what ``vte diff`` and the
 restatement sheet of an extract show.
@@ -21,7 +26,7 @@ from psycopg.rows import dict_row
 
 KEY = ("entity_key", "period_type", "period_start", "indicator_id")
 VALUES = ("level", "entity_code", "entity_name", "campus", "department", "numerator", "denominator", "target",
-          "rate", "meets_target", "rate_same_period_last_year")
+          "rate", "meets_target", "rate_same_period_last_year", "is_partial_period", "is_small_denominator")
 COLUMNS = (*KEY, *VALUES)
 
 _ALL_PERIODS = """
@@ -38,11 +43,20 @@ def _same(left: str, right: str) -> str:
                          *(f"{left}.{c} is not distinct from {right}.{c}" for c in VALUES)])
 
 
+def _compares_every_period(conn: psycopg.Connection) -> bool:
+    """Whether the history is empty, or holds current values recorded without their marks (before migration 017):
+    then a sliced publication compares every period, so each current value gets its marks once."""
+    return conn.execute("""
+        select not exists (select 1 from history.indicator_values)
+            or exists (select 1 from history.indicator_values
+                       where valid_to_publication is null and is_partial_period is null)""").fetchone()[0]
+
+
 def record(conn: psycopg.Connection, publication_id: int, published: str = "marts", *, full: bool) -> dict:
     """Bring the history up to the publication just made in ``published``, inside its transaction: every period
     when ``full``, else the periods in the temporary table ``publication_periods`` (vte.publication.scope).
     Returns how many values were closed and opened, and how many periods were compared."""
-    if full or conn.execute("select not exists (select 1 from history.indicator_values)").fetchone()[0]:
+    if full or _compares_every_period(conn):
         conn.execute("drop table if exists publication_periods")
         conn.execute(_ALL_PERIODS.format(schema=published))
     conn.execute(f"""
@@ -97,6 +111,11 @@ class Change:
     old: tuple | None  # (numerator, denominator, rate) as of the earlier publication; None: no value then
     new: tuple | None  # the same as of the later one; None: no value any more
     submissions: tuple[Submission, ...]  # loaded between the two publications, for the value's institutions
+    # The value's marks as of each publication; None: no value then, or recorded before the history kept them.
+    old_partial: bool | None = None
+    new_partial: bool | None = None
+    old_small_denominator: bool | None = None
+    new_small_denominator: bool | None = None
 
 
 class HistoryError(LookupError):
@@ -153,7 +172,10 @@ _CHANGES = f"""
         old_values.numerator as old_numerator, old_values.denominator as old_denominator,
         old_values.rate as old_rate, old_values.entity_key is not null as had_value,
         new_values.numerator as new_numerator, new_values.denominator as new_denominator,
-        new_values.rate as new_rate, new_values.entity_key is not null as has_value
+        new_values.rate as new_rate, new_values.entity_key is not null as has_value,
+        old_values.is_partial_period as old_partial, new_values.is_partial_period as new_partial,
+        old_values.is_small_denominator as old_small_denominator,
+        new_values.is_small_denominator as new_small_denominator
     from old_values
     full join new_values
         on old_values.entity_key = new_values.entity_key and old_values.indicator_id = new_values.indicator_id
@@ -179,8 +201,10 @@ _SUBMISSIONS = """
 
 def changes(conn: psycopg.Connection, *, period_type: str, start: date, end: date, region: str, from_publication: int,
             to_publication: int) -> list[Change]:
-    """Every indicator value of the period in the region that differs between two publications, with the
-    submissions (loaded after the earlier, up to the later) of the institutions it sums."""
+    """Every indicator value of the period in the region whose numbers differ between two publications, with
+    its marks as of each and the submissions (loaded after the earlier, up to the later) of the institutions it
+    sums. A value whose marks alone changed (its period became complete with no count moving) is no
+    restatement and is not listed."""
     loaded_from, loaded_to = loaded_through(conn, from_publication), loaded_through(conn, to_publication)
     params = {"region": region, "period_type": period_type, "start": start, "end": end,
               "from": from_publication, "to": to_publication, "loaded_from": loaded_from, "loaded_to": loaded_to}
@@ -194,7 +218,8 @@ def changes(conn: psycopg.Connection, *, period_type: str, start: date, end: dat
         found.append(Change(
             row["level"], row["entity_code"], row["entity_name"], row["campus"], row["department"], row["indicator_id"],
             (row["old_numerator"], row["old_denominator"], row["old_rate"]) if row["had_value"] else None,
-            (row["new_numerator"], row["new_denominator"], row["new_rate"]) if row["has_value"] else None, mine))
+            (row["new_numerator"], row["new_denominator"], row["new_rate"]) if row["has_value"] else None, mine,
+            row["old_partial"], row["new_partial"], row["old_small_denominator"], row["new_small_denominator"]))
     return found
 
 

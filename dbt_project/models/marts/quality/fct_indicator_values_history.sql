@@ -29,6 +29,8 @@ final as (
         target,
         meets_target,
         rate_same_period_last_year,
+        is_partial_period,
+        is_small_denominator,
         valid_from_publication,
         valid_to_publication
     from history_values
