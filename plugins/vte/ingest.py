@@ -2,26 +2,37 @@
 
 The load is idempotent: ``raw.landing_loads`` records what happened to each document (by its path relative to
 the landing root, so a moved VTE_HOME keeps its history), and documents already recorded are not read again.
-A document that cannot be loaded (bad JSON, missing keys, wrong types, a path that disagrees with its
-content) is recorded as 'corrupt' with the reason and the load goes on. Department rows go in with COPY,
-one transaction per batch of documents.
+Department rows go in with COPY, one transaction per batch of documents.
+
+Each document is checked once, cheaply: its payload line must hash to the recorded SHA-256, and msgspec
+decodes it straight into typed rows, checking the interchange rules in the same pass (no per-field Python);
+raw's own constraints (types, non-negative counts, non-blank names) are a second net. A document that cannot
+be loaded (not a document, missing header keys, a path that disagrees with its header, a checksum that does not
+match, a row that breaks the rules, a clash with raw) is recorded as 'corrupt' with the reason and the load
+goes on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
+from functools import cache
+from typing import Annotated
 from pathlib import Path
 
+import msgspec
 import psycopg
 
 from vte.domain import count_fields
-from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum
+from vte.submission import INT4_MAX
+from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum, split_document
 
 BATCH_DOCUMENTS = 500
 _LOAD_LOCK_ID = 0x5654_4502  # one loader at a time, so two runs never load the same document twice
@@ -51,7 +62,7 @@ class ParsedDocument:
 
 
 def _row_columns() -> tuple[str, ...]:
-    return ("submission_id", "row_index", "hospital", "dept", *(f.column for f in count_fields()))
+    return ("submission_id", "report_date", "row_index", "hospital", "dept", *(f.column for f in count_fields()))
 
 
 def _require(document: dict, key: str, kind: type) -> object:
@@ -72,12 +83,14 @@ def _parse_date(value: str, what: str) -> date:
         raise CorruptDocument(f"{what} {value!r} is not a yyyy-mm-dd date") from None
 
 
-def _parse_rows(submission_id: str, data: object) -> list[tuple]:
+def check_rows(data: object) -> None:
+    """The interchange rules for department rows, field by field; raises CorruptDocument naming the first
+    problem. Slow, so it runs only for a payload the decoder refused, to say why in the loader's words."""
     if not isinstance(data, list) or not data:
         raise CorruptDocument("payload.data is not a non-empty list of department rows")
     fields = count_fields()
     expected = {"hospital", "dept", *(f.name for f in fields)}
-    rows, seen = [], set()
+    seen = set()
     for index, row in enumerate(data):
         where = f"payload.data[{index}]"
         if not isinstance(row, dict):
@@ -92,28 +105,86 @@ def _parse_rows(submission_id: str, data: object) -> list[tuple]:
         if (row["hospital"], row["dept"]) in seen:
             raise CorruptDocument(f"{where} repeats hospital {row['hospital']!r} dept {row['dept']!r}")
         seen.add((row["hospital"], row["dept"]))
-        counts = []
         for f in fields:
             value = row[f.name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**31 - 1:
                 raise CorruptDocument(f"{where}.{f.name} is {value!r}, expected a non-negative integer")
-            counts.append(value)
-        rows.append((submission_id, index, row["hospital"], row["dept"], *counts))
+
+
+@cache
+def _payload_type() -> type:
+    """The payload as msgspec decodes and checks it in one pass: the interchange rules of a department row
+    (exactly the standard's fields, non-empty names, counts from 0 to 2^31-1) and at least one row."""
+    fields = count_fields()
+    count = Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX)]
+    text = Annotated[str, msgspec.Meta(min_length=1)]  # all-blank names are caught in _rows (a regex is slower)
+    row = msgspec.defstruct("DepartmentRow", [("hospital", text), ("dept", text), *((f.column, count) for f in fields)],
+                            rename={f.column: f.name for f in fields}, forbid_unknown_fields=True)
+    return msgspec.defstruct("Payload", [("date", str), ("data", Annotated[list[row], msgspec.Meta(min_length=1)])],
+                             forbid_unknown_fields=True)
+
+
+@cache
+def _payload_decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_payload_type())
+
+
+def _decoded(payload_bytes: bytes | None, payload: dict | None):
+    """The checked payload, from the document's payload line (or, in the one-object layout, its object)."""
+    try:
+        if payload_bytes is not None:
+            return _payload_decoder().decode(payload_bytes)
+        return msgspec.convert(payload, _payload_type())
+    except msgspec.ValidationError as exc:
+        whole = json.loads(payload_bytes) if payload_bytes is not None else payload
+        if isinstance(whole, dict):
+            check_rows(whole.get("data"))  # names the row and field in the loader's words
+        raise CorruptDocument(f"the payload breaks the interchange rules: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise CorruptDocument(f"not valid JSON: {exc}") from None
+
+
+def _rows(submission_id: str, report_date: date, checked) -> list[tuple]:
+    """The raw rows of a checked payload; a blank name or a repeated hospital and department is named."""
+    rows = [(submission_id, report_date, index, *msgspec.structs.astuple(row))
+            for index, row in enumerate(checked.data)]
+    if any(row[3].isspace() or row[4].isspace() for row in rows):
+        blank = next(row for row in rows if row[3].isspace() or row[4].isspace())
+        key = "hospital" if blank[3].isspace() else "dept"
+        raise CorruptDocument(f"payload.data[{blank[2]}].{key} is not a non-empty string")
+    if len({row[3:5] for row in rows}) != len(rows):
+        seen = set()
+        for row in rows:
+            if row[3:5] in seen:
+                raise CorruptDocument(f"payload.data[{row[2]}] repeats hospital {row[3]!r} dept {row[4]!r}")
+            seen.add(row[3:5])
     return rows
 
 
+def _header_and_payload(content: bytes) -> tuple[dict, bytes | None, dict | None]:
+    """(header, payload line, payload object) of a document: the line for this layout (checksum verified),
+    the object for the earlier one-object layout (checked later, against its header)."""
+    try:
+        header, payload_bytes = split_document(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptDocument(f"not valid JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise CorruptDocument("the document is not a JSON object")
+    if payload_bytes is None:
+        return header, None, _require(header, "payload", dict)
+    checksum = _require(header, "payload_sha256", str)
+    if hashlib.sha256(payload_bytes).hexdigest() != checksum:
+        raise CorruptDocument("payload_sha256 does not match the payload")
+    return header, payload_bytes, None
+
+
 def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
-    """Check a landed document against its path and the interchange rules; raise CorruptDocument if it fails."""
+    """Check a landed document against its path and its checksum; raise CorruptDocument if it fails."""
     institution_dir, date_dir, name = Path(relative_path).parts[-3:]
     name_match = DOCUMENT_PATTERN.match(name)
     if name_match is None:
         raise CorruptDocument(f"file name {name!r} is not v<version>-<submission id>.json")
-    try:
-        document = json.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptDocument(f"not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise CorruptDocument("the document is not a JSON object")
+    document, payload_bytes, payload = _header_and_payload(content)
 
     submission_id = _require(document, "submission_id", str)
     try:
@@ -127,7 +198,6 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
     channel = _require(document, "channel", str)
     received_raw = _require(document, "received_at", str)
     checksum = _require(document, "payload_sha256", str)
-    payload = _require(document, "payload", dict)
 
     if channel not in CHANNELS:
         raise CorruptDocument(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
@@ -145,12 +215,13 @@ def parse_document(content: bytes, relative_path: str) -> ParsedDocument:
         raise CorruptDocument(f"version {version} differs from the file name {name!r}")
     if submission_id != name_match["submission_id"]:
         raise CorruptDocument(f"submission_id {submission_id} differs from the file name {name!r}")
-    if payload.get("date") != date_dir:
-        raise CorruptDocument(f"payload.date {payload.get('date')!r} differs from report_date {date_dir}")
-    if payload_checksum(payload) != checksum:
+    if payload is not None and payload_checksum(payload) != checksum:
         raise CorruptDocument("payload_sha256 does not match the payload")
+    checked = _decoded(payload_bytes, payload)
+    if checked.date != date_dir:
+        raise CorruptDocument(f"payload.date {checked.date!r} differs from report_date {date_dir}")
 
-    rows = _parse_rows(submission_id, payload.get("data"))
+    rows = _rows(submission_id, report_date, checked)
     submission = (submission_id, institution_code, access_key, report_date, version, channel, received_at,
                   checksum, len(rows), relative_path)
     return ParsedDocument(relative_path, submission, rows)
@@ -163,6 +234,8 @@ def _recorded_paths(conn: psycopg.Connection) -> set[str]:
 def _insert_batch(conn: psycopg.Connection, parsed: list[ParsedDocument], corrupt: list[tuple[str, str]]) -> None:
     with conn.transaction(), conn.cursor() as cur:
         if parsed:
+            report_dates = [doc.submission[3] for doc in parsed]
+            cur.execute("select raw.ensure_month_partitions(%s, %s)", (min(report_dates), max(report_dates)))
             with cur.copy(f"copy raw.submissions ({', '.join(_SUBMISSION_COLUMNS)}) from stdin") as copy:
                 for doc in parsed:
                     copy.write_row(doc.submission)
@@ -177,31 +250,50 @@ def _insert_batch(conn: psycopg.Connection, parsed: list[ParsedDocument], corrup
                 copy.write_row((path, "corrupt", None, reason))
 
 
-def _load_batch(conn: psycopg.Connection, zone: LandingZone, paths: list[Path]) -> tuple[int, int]:
-    """Load one batch in one transaction; returns (loaded, corrupt)."""
+def _refusal_reason(exc: psycopg.Error) -> str:
+    """Why raw refused one document's rows (its checks passed, so it clashes with what raw holds)."""
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return f"clashes with a submission already in raw: {exc.diag.message_primary}"
+    return f"raw refuses its rows: {exc.diag.message_primary}"
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    paths: list[str]  # relative to the landing root
+    parsed: list[ParsedDocument]
+    corrupt: list[tuple[str, str]]  # (relative path, reason)
+
+
+def _parse_batch(zone: LandingZone, paths: list[str]) -> ParsedBatch:
     parsed, corrupt = [], []
-    for path in paths:
-        relative = path.relative_to(zone.root).as_posix()
+    for relative in paths:
         try:
-            parsed.append(parse_document(path.read_bytes(), relative))
+            with open(zone.root / relative, "rb") as f:
+                content = f.read()
+            parsed.append(parse_document(content, relative))
         except CorruptDocument as exc:
             corrupt.append((relative, str(exc)))
+    return ParsedBatch(paths, parsed, corrupt)
+
+
+def _store_batch(conn: psycopg.Connection, zone: LandingZone, batch: ParsedBatch) -> tuple[int, int]:
+    """Store one parsed batch in one transaction; returns (loaded, corrupt)."""
     try:
-        _insert_batch(conn, parsed, corrupt)
-        return len(parsed), len(corrupt)
-    except psycopg.errors.IntegrityError as exc:
-        if len(paths) > 1:
-            # Some document clashes with raw (a submission id or version loaded before): find it alone.
-            results = [_load_batch(conn, zone, [path]) for path in paths]
+        _insert_batch(conn, batch.parsed, batch.corrupt)
+        return len(batch.parsed), len(batch.corrupt)
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+        if len(batch.paths) > 1:
+            # Some document clashes with raw (a submission id or version loaded before) or holds a value raw
+            # refuses: find it alone.
+            results = [_store_batch(conn, zone, _parse_batch(zone, [path])) for path in batch.paths]
             return sum(r[0] for r in results), sum(r[1] for r in results)
-        if not parsed:
+        if not batch.parsed:
             raise
-        reason = f"clashes with a submission already in raw: {exc.diag.message_primary}"
-        _insert_batch(conn, [], [(parsed[0].relative_path, reason)])
+        _insert_batch(conn, [], [(batch.parsed[0].relative_path, _refusal_reason(exc))])
         return 0, 1
 
 
-def _batches(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -209,22 +301,27 @@ def _batches(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
 
 def load_landing_zone(conn: psycopg.Connection, zone: LandingZone | None = None,
                       batch_documents: int = BATCH_DOCUMENTS) -> LoadReport:
-    """Load every landed document not yet recorded in raw.landing_loads (``conn`` in autocommit mode)."""
+    """Load every landed document not yet recorded in raw.landing_loads (``conn`` in autocommit mode).
+
+    The next batch is read and checked in a second thread while PostgreSQL stores the current one, so the
+    loader's own work hides behind the database's."""
     zone = zone or LandingZone()
     conn.execute("select pg_advisory_lock(%s)", (_LOAD_LOCK_ID,))
     try:
         recorded = _recorded_paths(conn)
-        skipped = 0
-        pending: list[Path] = []
-        for path in zone.iter_documents():
-            if path.relative_to(zone.root).as_posix() in recorded:
-                skipped += 1
-            else:
-                pending.append(path)
+        documents = list(zone.iter_relative())
+        pending = [relative for relative in documents if relative not in recorded]
+        skipped = len(documents) - len(pending)
         loaded = corrupt = 0
-        for batch in _batches(pending, batch_documents):
-            n_loaded, n_corrupt = _load_batch(conn, zone, batch)
-            loaded, corrupt = loaded + n_loaded, corrupt + n_corrupt
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vte-ingest-parse") as reader:
+            batches = _batches(pending, batch_documents)
+            upcoming = reader.submit(_parse_batch, zone, first) if (first := next(batches, None)) else None
+            while upcoming is not None:
+                batch = upcoming.result()
+                following = next(batches, None)
+                upcoming = reader.submit(_parse_batch, zone, following) if following else None
+                n_loaded, n_corrupt = _store_batch(conn, zone, batch)
+                loaded, corrupt = loaded + n_loaded, corrupt + n_corrupt
         return LoadReport(loaded=loaded, skipped=skipped, corrupt=corrupt)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOAD_LOCK_ID,))

@@ -46,3 +46,21 @@ def test_unknown_stage_or_scale_is_refused_with_the_choices(vte_home):
     assert stage.returncode == 2 and "nosuch" in stage.stderr and ",".join(STAGES).replace(",", ", ") in stage.stderr
     scale = subprocess.run(["vte", "bench", "--scale", "huge"], capture_output=True, text=True, env=env)
     assert scale.returncode == 2 and "huge" in scale.stderr and "small, province" in scale.stderr
+
+
+def test_profile_samples_the_stage_with_py_spy_and_names_the_product_s_functions(vte_home):
+    """`--profile` samples the stage from outside (py-spy) and writes the collapsed stacks and a summary in
+    which the stage's own code appears."""
+    env = os.environ | {"VTE_HOME": str(vte_home)}
+    proc = subprocess.run(["vte", "bench", "--scale", "small", "--stages", "excel", "--profile"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [report] = sorted((vte_home / "bench").glob("*.json"))
+    [stage] = json.loads(report.read_text(encoding="utf-8"))["stages"]
+    profile = stage["details"]["profile"]
+    assert isinstance(profile, dict), profile
+    stacks = open(profile["stacks"], encoding="utf-8").read()
+    assert any(line.rsplit(" ", 1)[1].isdigit() for line in stacks.splitlines())
+    top = open(profile["top"], encoding="utf-8").read()
+    assert "parse_workbook" in top and "samples" in top
+    assert stage["details"]["memory_in_use_peak_gib"] >= stage["details"]["memory_in_use_at_start_gib"] > 0

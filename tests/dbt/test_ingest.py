@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import date
@@ -12,7 +13,7 @@ from conftest import valid_row
 
 from vte import registry
 from vte.ingest import CorruptDocument, load_landing_zone, parse_document
-from vte.landing import LandingZone, canonical_json, payload_checksum
+from vte.landing import LandingZone, canonical_json, payload_checksum, read_document
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_loading_is_idempotent_and_keeps_every_version(db, account, tmp_path):
                    first.path.relative_to(zone.root).as_posix())
     stored = db.execute("select dept, discharge_hospital, surgery_dvt_and_pe from raw.submission_rows"
                         " where submission_id = %s order by row_index", (first.submission_id,)).fetchall()
-    document = json.loads(first.path.read_bytes())["payload"]["data"]
+    document = read_document(first.path)["payload"]["data"]
     assert stored == [(r["dept"], r["dischargeHospital"], r["surgeryDvtAndPe"]) for r in document]
 
 
@@ -68,7 +69,7 @@ def test_corrupt_documents_are_recorded_with_the_reason_and_do_not_stop_the_load
     rng = random.Random(8)
     zone = LandingZone(root=tmp_path / "landing")
     good = land(zone, account, date(2025, 2, 1), [valid_row(rng, "本院", "A")])
-    document = json.loads(good.path.read_bytes())
+    document = read_document(good.path)
     uid = "00000000-0000-4000-8000-0000000000{:02d}"
     bad = {
         _write(zone.root, f"INGEST01/2025-02-02/v0001-{uid.format(1)}.json", b"{not json"): "not valid JSON",
@@ -90,13 +91,17 @@ def test_corrupt_documents_are_recorded_with_the_reason_and_do_not_stop_the_load
     assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 1 + len(bad), "corrupt": 0}
 
 
+def _one_object(landed, tmp_path):
+    """The landed document in the earlier one-object layout, and its path relative to the zone."""
+    return read_document(landed.path), landed.path.relative_to(tmp_path).as_posix()
+
+
 @pytest.mark.parametrize(("mutate", "reason"), [
     (lambda d: d["payload"]["data"][0].pop("surgery"), "misses surgery"),
     (lambda d: d["payload"]["data"][0].update(extra=1), "unknown fields extra"),
-    (lambda d: d["payload"]["data"][0].update(surgery=-1), "surgery is -1"),
-    (lambda d: d["payload"]["data"][0].update(surgery=True), "surgery is True"),
     (lambda d: d["payload"]["data"].append(dict(d["payload"]["data"][0])), "repeats hospital"),
     (lambda d: d["payload"].update(data=[]), "not a non-empty list"),
+    (lambda d: d["payload"].update(data=[1]), "is not an object"),
     (lambda d: d.update(channel="fax"), "channel 'fax'"),
     (lambda d: d.update(received_at="2025-03-02T01:00:00"), "has no time zone"),
 ])
@@ -104,20 +109,79 @@ def test_each_kind_of_corruption_is_named(tmp_path, mutate, reason):
     zone = LandingZone(root=tmp_path)
     landed = zone.land(institution_code="X1", access_key="ak", channel="api",
                        payload={"date": "2025-03-01", "data": [valid_row(random.Random(1), "h", "d")]})
-    document = json.loads(landed.path.read_bytes())
-    relative = landed.path.relative_to(tmp_path).as_posix()
-    parse_document(canonical_json(document), relative)  # the untouched document passes
+    parse_document(landed.path.read_bytes(), landed.path.relative_to(tmp_path).as_posix())  # as landed: passes
+    document, relative = _one_object(landed, tmp_path)
+    parse_document(canonical_json(document), relative)  # the earlier one-object layout passes too
     mutate(document)
     document["payload_sha256"] = payload_checksum(document["payload"])  # so the check reaches the content
     with pytest.raises(CorruptDocument, match=reason):
         parse_document(canonical_json(document), relative)
 
 
+@pytest.mark.parametrize(("month", "field", "value", "reason"), [
+    (4, "surgery", -1, "surgery is -1"),
+    (5, "surgery", True, "surgery is True"),
+    (6, "surgery", 1.5, "surgery is 1.5"),
+    (7, "surgery", 2**31, "surgery is 2147483648"),
+    (8, "dept", " ", "dept is not a non-empty string"),
+])
+def test_values_raw_refuses_make_the_document_corrupt_with_the_field_named(db, account, tmp_path, month, field,
+                                                                             value, reason):
+    """Values only a damaged or forged document holds pass the loader's fast path and are refused by raw's
+    constraints; the document is then recorded as corrupt with the field named, and its batch still loads."""
+    rng = random.Random(9)
+    zone = LandingZone(root=tmp_path / "landing")
+    good = land(zone, account, date(2025, month, 1), [valid_row(rng, "本院", "A")])
+    bad_day, bad_id = f"2025-{month:02d}-02", f"00000000-0000-4000-8000-0000000000{month:02d}"
+    payload = {"date": bad_day, "data": [{**valid_row(rng, "本院", "B"), field: value}]}
+    document = {**read_document(good.path), "report_date": bad_day, "payload": payload,
+                "payload_sha256": payload_checksum(payload), "submission_id": bad_id}
+    relative = _write(zone.root, f"INGEST01/{bad_day}/v0001-{bad_id}.json", canonical_json(document))
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 1, "skipped": 0, "corrupt": 1}
+    recorded = db.execute("select reason from raw.landing_loads where document_path = %s", (relative,)).fetchone()
+    assert reason in recorded[0]
+    assert db.execute("select count(*) from raw.submissions where report_date = %s"
+                      " and institution_code = 'INGEST01'", (bad_day,)).fetchone()[0] == 0
+
+
 def test_a_payload_that_does_not_match_its_checksum_is_corrupt(tmp_path):
     zone = LandingZone(root=tmp_path)
     landed = zone.land(institution_code="X1", access_key="ak", channel="api",
                        payload={"date": "2025-03-01", "data": [valid_row(random.Random(1), "h", "d")]})
-    document = json.loads(landed.path.read_bytes())
+    relative = landed.path.relative_to(tmp_path).as_posix()
+    header, _, payload_line = landed.path.read_bytes().partition(b"\n")
+    altered = payload_line.replace(b'"surgery":', b'"surgery":1', 1)  # one digit more
+    with pytest.raises(CorruptDocument, match="payload_sha256 does not match"):
+        parse_document(header + b"\n" + altered, relative)
+    document, relative = _one_object(landed, tmp_path)  # the earlier layout is checked the same way
     document["payload"]["data"][0]["surgery"] += 1
     with pytest.raises(CorruptDocument, match="payload_sha256 does not match"):
-        parse_document(canonical_json(document), landed.path.relative_to(tmp_path).as_posix())
+        parse_document(canonical_json(document), relative)
+
+
+def test_the_landed_payload_is_the_exact_bytes_its_checksum_covers(tmp_path):
+    """The second line of a document is the payload's canonical JSON: hashing it gives the recorded checksum,
+    and it equals the standard library's canonical form, so retries from either era deduplicate."""
+    payload = {"date": "2025-03-01", "data": [valid_row(random.Random(2), "本院 \"总院\"\t", "普外科\u2028")]}
+    landed = LandingZone(root=tmp_path).land(institution_code="X1", access_key="ak", channel="api", payload=payload)
+    header, _, payload_line = landed.path.read_bytes().partition(b"\n")
+    assert hashlib.sha256(payload_line).hexdigest() == json.loads(header)["payload_sha256"] == landed.payload_sha256
+    assert payload_line == json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("payload_line", "reason"), [
+    (b'[1, 2]', "breaks the interchange rules"),
+    (b'{"date": "2025-03-01", "data": "rows"}', "not a non-empty list"),
+    (b'{"date": "2025-03-01", "data": [{"hospital": "h"}]}', "misses"),
+    (b'{"date": "2025-03-01", "data": [', "not valid JSON"),
+    (b'\xff\xfe', "not valid JSON"),
+])
+def test_a_payload_line_with_a_matching_checksum_but_no_payload_in_it_is_corrupt(tmp_path, payload_line, reason):
+    """A forged or damaged document whose recorded checksum matches its payload line still gets a reason."""
+    payload = {"date": "2025-03-01", "data": [valid_row(random.Random(3), "h", "d")]}
+    landed = LandingZone(root=tmp_path).land(institution_code="X1", access_key="ak", channel="api", payload=payload)
+    header = json.loads(landed.path.read_bytes().partition(b"\n")[0])
+    header["payload_sha256"] = hashlib.sha256(payload_line).hexdigest()
+    content = canonical_json(header) + b"\n" + payload_line
+    with pytest.raises(CorruptDocument, match=reason):
+        parse_document(content, landed.path.relative_to(tmp_path).as_posix())

@@ -76,8 +76,8 @@ class Server:
 
 
 def start_server(tmp_dir: Path, *, env: dict | None = None, tls: tuple[Path, Path] | None = None,
-                 verify: bool | str = True, wait_ready: bool = True, workers: int = 1) -> Server:
-    port = free_port()
+                 verify: bool | str = True, wait_ready: bool = True, workers: int = 1, port: int | None = None) -> Server:
+    port = port or free_port()
     log_path = tmp_dir / f"intake-{port}.log"
     args = ["vte", "serve", "--port", str(port), "--workers", str(workers)]
     if tls:

@@ -30,6 +30,11 @@ class Scale:
     excel_rows: int
     extract_institutions: int
     e2e_institutions: int
+    # The midnight burst: one day's report from every intake institution, sent by this many client processes
+    # (0: no burst, the sustained runs instead).
+    intake_burst_clients: int = 0
+    transform_history_institutions: int | None = None  # the history's institutions, when fewer than the day's
+    transform_full_refresh: bool = True
 
 
 SCALES = {
@@ -40,6 +45,12 @@ SCALES = {
                       intake_concurrency=8, intake_workers=2, ingest_institutions=700, ingest_days=7,
                       transform_institutions=700, transform_history_days=365, excel_rows=10_000,
                       extract_institutions=700, e2e_institutions=700),
+    # DIGEST §9: ~15,000 institutions, ~450,000 department rows a day, most within ten minutes after midnight.
+    "national": Scale("national", intake_institutions=15_000, intake_seconds=10, intake_rate=500,
+                      intake_concurrency=8, intake_workers=2, ingest_institutions=15_000, ingest_days=1,
+                      transform_institutions=15_000, transform_history_days=365, excel_rows=10_000,
+                      extract_institutions=700, e2e_institutions=700, intake_burst_clients=4,
+                      transform_history_institutions=700, transform_full_refresh=False),
 }
 
 

@@ -69,7 +69,7 @@ def raw_tuples(sub: generator.GeneratedSubmission, access_key: str) -> tuple[tup
     submission = (submission_id, sub.institution_code, access_key, sub.date, 1, "api",
                   on_time(date.fromisoformat(sub.date)), payload_checksum(payload), len(sub.data),
                   f"bench/{sub.institution_code}/{sub.date}/v0001-{submission_id}.json")
-    rows = [(submission_id, index, row["hospital"], row["dept"], *(row[n] for n in names))
+    rows = [(submission_id, sub.date, index, row["hospital"], row["dept"], *(row[n] for n in names))
             for index, row in enumerate(sub.data)]
     return submission, rows
 
@@ -79,7 +79,8 @@ SUBMISSION_COLUMNS = ("submission_id", "institution_code", "access_key", "report
 
 
 def row_columns() -> tuple[str, ...]:
-    return ("submission_id", "row_index", "hospital", "dept", *(f.column for f in domain.count_fields()))
+    return ("submission_id", "report_date", "row_index", "hospital", "dept",
+            *(f.column for f in domain.count_fields()))
 
 
 def copy_into_raw(conn: psycopg.Connection, subs: Iterable[generator.GeneratedSubmission], keys: dict[str, str],
@@ -91,6 +92,9 @@ def copy_into_raw(conn: psycopg.Connection, subs: Iterable[generator.GeneratedSu
 
     def flush() -> None:
         with conn.transaction(), conn.cursor() as cur:
+            if rows_table == "raw.submission_rows":  # the months' partitions, as the loader makes them
+                days = [submission[3] for submission, _ in pending]
+                cur.execute("select raw.ensure_month_partitions(%s, %s)", (min(days), max(days)))
             with cur.copy(f"copy {submissions_table} ({', '.join(SUBMISSION_COLUMNS)}) from stdin") as copy:
                 for submission, _ in pending:
                     copy.write_row(submission)

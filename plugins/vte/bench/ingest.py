@@ -2,12 +2,13 @@
 
 The baseline COPYs the very same submission and department rows, already in memory, into look-alike scratch
 tables in one transaction per batch, as the loader does: the ratio is what reading, checking and recording
-the landed documents costs on top of PostgreSQL's own bulk path. It is timed before and after the loader
-and averaged, so a change in the machine's load during the stage touches both sides.
+the landed documents costs on top of PostgreSQL's own bulk path. Baseline and loader (from an emptied raw)
+alternate three times and each side's median is taken, so a change in the machine's load touches both.
 """
 
 from __future__ import annotations
 
+import statistics
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, scr
 from vte.ingest import load_landing_zone
 from vte.landing import LandingZone
 
-TARGET = Target("ratio", ">=", 0.5, "ratio ≥ 0.5")
+TARGET = Target("ratio", ">=", 0.8, "ratio ≥ 0.8")
+REPETITIONS = 3
 
 
 def _copy_baseline(conn, subs: list) -> float:
@@ -30,6 +32,14 @@ def _copy_baseline(conn, subs: list) -> float:
     return watch.seconds
 
 
+def _load(conn, settings) -> tuple[float, object]:
+    """The loader over the whole landing zone, from an empty raw; (seconds, its report)."""
+    conn.execute("truncate raw.submission_rows, raw.submissions, raw.landing_loads")
+    with Stopwatch() as loader:
+        report = load_landing_zone(conn, LandingZone(settings=settings))
+    return loader.seconds, report
+
+
 def run(scale: Scale, bench_home: Path) -> StageResult:
     with scratch(bench_home, "ingest") as settings:
         insts = data.institutions(scale.ingest_institutions)
@@ -38,19 +48,22 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
         subs = list(data.submissions(insts, first, last))
         with Stopwatch() as landing:
             documents, rows = data.land(settings, subs, {})
+        copy_runs, load_runs = [], []
         with warehouse.connect(settings, autocommit=True) as conn:
-            before = _copy_baseline(conn, subs)
-            with Stopwatch() as loader:
-                report = load_landing_zone(conn, LandingZone(settings=settings))
-            after = _copy_baseline(conn, subs)
+            # Alternated and repeated, each side's median: a neighbour's burst on a shared machine touches one
+            # run of each, not the figure.
+            for _ in range(REPETITIONS):
+                copy_runs.append(_copy_baseline(conn, subs))
+                seconds, report = _load(conn, settings)
+                load_runs.append(seconds)
             loaded_rows = conn.execute("select count(*) from raw.submission_rows").fetchone()[0]
     if report.loaded != documents or loaded_rows != rows:
         raise RuntimeError(f"the loader stored {report.loaded} of {documents} documents and {loaded_rows} of "
                            f"{rows} rows ({report})")
-    copy_seconds = (before + after) / 2
-    measures = [Measure("landing → raw, department rows/s", rows / loader.seconds, "rows/s",
+    loader_seconds, copy_seconds = statistics.median(load_runs), statistics.median(copy_runs)
+    measures = [Measure("landing → raw, department rows/s", rows / loader_seconds, "rows/s",
                         "COPY of the same rows", rows / copy_seconds, "rows/s", TARGET)]
-    details = {"documents": documents, "rows": rows, "loader_seconds": loader.seconds,
-               "copy_seconds_before_after": [before, after], "landing_seconds_untimed_setup": landing.seconds,
+    details = {"documents": documents, "rows": rows, "loader_seconds_runs": load_runs,
+               "copy_seconds_runs": copy_runs, "landing_seconds_untimed_setup": landing.seconds,
                "institutions": len(insts), "days": scale.ingest_days}
     return StageResult("ingest", "done", measures, details)

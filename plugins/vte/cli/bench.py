@@ -6,11 +6,12 @@ import typer
 
 
 def bench(
-    scale: str = typer.Option("small", "--scale", help="small (a quick smoke run) or province (700 institutions)."),
+    scale: str = typer.Option("small", "--scale", help="small (a quick smoke run), province (700 institutions) or"
+                                                       " national (15,000 institutions' day on a province-year)."),
     stages: str = typer.Option(None, "--stages",
                                help="Comma-separated: intake,ingest,transform,excel,extract,e2e (default: all)."),
-    profile: bool = typer.Option(False, "--profile", help="Run each stage under cProfile; .prof files go beside "
-                                                          "the JSON."),
+    profile: bool = typer.Option(False, "--profile", help="Sample each stage with py-spy, its processes included;"
+                                                          " stacks and a summary go beside the JSON."),
 ) -> None:
     """Benchmark the stages in scratch warehouses under $VTE_HOME/bench/work (your data is not touched)."""
     from vte.bench import runner

@@ -1,23 +1,19 @@
 """The FastAPI application: ``POST /xt/api/submit``, ``GET /healthz``, ``GET /readyz``, /openapi.json, /docs, /codes.
 
 Every answer is the Appendix A result ``{"code", "message", "data"}`` with a fitting HTTP status;
-every request gets an id (``X-Request-ID``, also ``data.requestId``) and one audit line.
+every request gets an id (``X-Request-ID``, also ``data.requestId``) and one audit line (vte.intake.request_log).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import time
-import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from functools import partial
 
 import anyio
 from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -31,6 +27,7 @@ from vte.excel import routes as excel_routes
 from vte.intake import documentation, feedback_routes, schema
 from vte.intake.accounts import AccountCache, WarehouseRegistry
 from vte.intake.audit import AuditLog, safe_text
+from vte.intake.request_log import RequestLog
 from vte.intake.body import BodyTooLarge, read_body
 from vte.intake.config import IntakeConfig
 from vte.intake.locks import LockBook
@@ -60,16 +57,6 @@ def reply_response(reply: Reply, request_id: str) -> JSONResponse:
     data = dict(reply.data or {}, requestId=request_id)
     return JSONResponse(body(reply.code, data, reply.message), status_code=reply.code.http_status,
                         headers={**reply.headers, "X-Request-ID": request_id})
-
-
-def _outcome(code: int | None, status: int, record: dict) -> str:
-    if code is None and status < 400:
-        return "served"  # a page, the template, the OpenAPI document
-    if code == ResultCode.SUCCESS:
-        if record.get("dry_run"):
-            return "validated"
-        return "duplicate" if record.get("duplicate") else "accepted"
-    return "error" if status >= 500 else "refused"
 
 
 def create_app(settings: Settings | None = None, config: IntakeConfig | None = None,
@@ -121,42 +108,8 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     app.include_router(feedback_routes.router)
     app.include_router(report_routes.router)
 
-    @app.middleware("http")
-    async def request_log(request: Request, call_next):
-        started = time.perf_counter()
-        request_id = str(uuid.uuid4())
-        request.state.request_id = request_id
-        request.state.record = record = {}
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("request %s failed", request_id)
-            response = reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id)
-        response.headers.setdefault("X-Request-ID", request_id)
-        if request.url.path not in ("/healthz", "/readyz"):
-            code = record.get("code")
-            entry = {
-                "request_id": request_id,
-                "requested_at": datetime.now(timezone.utc).isoformat(),
-                "access_key": safe_text(record.get("access_key")),
-                "institution_code": record.get("institution_code"),
-                "client_address": request.client.host if request.client else None,
-                "method": request.method,
-                "endpoint": safe_text(request.url.path, 200),
-                "dry_run": bool(record.get("dry_run")),
-                "outcome": _outcome(code, response.status_code, record),
-                "code": code,
-                "http_status": response.status_code,
-                "report_date": record.get("report_date"),
-                "submission_id": record.get("submission_id"),
-                "version": record.get("version"),
-                "row_count": record.get("row_count"),
-                "problem_count": record.get("problem_count"),
-                "warning_count": record.get("warning_count"),
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-            await run_in_threadpool((sandbox_audit if record.get("sandbox") else audit).write, entry)
-        return response
+    app.add_middleware(RequestLog, audit=audit, sandbox_audit=sandbox_audit,
+                       internal_error=lambda request_id: reply_response(Reply(ResultCode.INTERNAL_ERROR), request_id))
 
     def answer(request: Request, reply: Reply) -> JSONResponse:
         request.state.record["code"] = int(reply.code)

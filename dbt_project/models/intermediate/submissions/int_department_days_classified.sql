@@ -84,7 +84,10 @@ current_rows as (
         {%- endfor %}
     from current_submissions
     inner join submission_rows
-        on current_submissions.submission_id = submission_rows.submission_id
+        on
+            current_submissions.submission_id = submission_rows.submission_id
+            -- the report date too, so only the months touched are read (raw is partitioned by month)
+            and current_submissions.report_date = submission_rows.report_date
 
 ),
 

@@ -24,12 +24,7 @@ report_days as (
 
 as_of as (
 
-    select
-        {% if var('as_of_date') -%}
-            '{{ var("as_of_date") }}'::date
-        {%- else -%}
-            (now() at time zone 'Asia/Shanghai')::date - 1
-        {%- endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

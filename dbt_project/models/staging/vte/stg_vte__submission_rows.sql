@@ -10,6 +10,7 @@ renamed as (
 
     select
         submission_id,
+        report_date,
         row_index,
         hospital,
         dept as department,
