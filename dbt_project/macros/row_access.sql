@@ -26,3 +26,13 @@
             ~ " public): say which rows a regional analyst may read") }}
     {%- endif %}
 {% endmacro %}
+
+{#- A row that also shows its region's figures (fct_institution_funnel, fct_institution_ranking): on top of
+    row_access 'institution', an analyst reads it only if that region is one it may read too, so a city's
+    analyst sees the province's figures only with province totals. -#}
+{% macro region_granted_policy() %}
+    create policy region_granted on {{ this }} as restrictive for select to vte_analyst using (
+        pg_has_role('vte_all_regions', 'member')
+        or (region_level, region_code) in (select my_entities.level, my_entities.entity_code from access.my_entities)
+    )
+{% endmacro %}

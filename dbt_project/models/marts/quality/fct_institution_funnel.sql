@@ -13,11 +13,7 @@
 {{
     config(
         indexes=[{'columns': ['region_code', 'period_type', 'period_start']}],
-        post_hook=[
-            "create policy region_granted on {{ this }} as restrictive for select to vte_analyst using ("
-            ~ " pg_has_role('vte_all_regions', 'member') or (region_level, region_code) in"
-            ~ " (select my_entities.level, my_entities.entity_code from access.my_entities))"
-        ],
+        post_hook=["{{ region_granted_policy() }}"],
     )
 }}
 
