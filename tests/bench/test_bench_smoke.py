@@ -55,8 +55,8 @@ def test_profile_samples_the_stage_with_py_spy_and_names_the_product_s_functions
     proc = subprocess.run(["vte", "bench", "--scale", "small", "--stages", "excel", "--profile"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    [report] = sorted((vte_home / "bench").glob("*.json"))
-    [stage] = json.loads(report.read_text(encoding="utf-8"))["stages"]
+    [report] = [line.removeprefix("written: ") for line in proc.stdout.splitlines() if line.startswith("written: ")]
+    [stage] = json.loads(open(report, encoding="utf-8").read())["stages"]
     profile = stage["details"]["profile"]
     assert isinstance(profile, dict), profile
     stacks = open(profile["stacks"], encoding="utf-8").read()

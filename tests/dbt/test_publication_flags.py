@@ -126,11 +126,12 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
     load_landing_zone(db, province.zone)
     first = _publish(db, date(2024, 3, 30), publish_all=True)
 
-    def march_flags() -> dict[tuple, bool]:
+    def march_flags(levels=("institution", "province")) -> dict[tuple, bool]:
         return {row[:3]: row[3] for row in db.execute(
             "select level, entity_code, period_type, is_partial_period from marts.fct_indicator_values"
-            " where indicator_id = 'B.1.1' and level in ('institution', 'province')"
-            " and (period_type, period_start) in (('month', '2024-03-01'), ('quarter', '2024-01-01'))")}
+            " where indicator_id = 'B.1.1' and level = any(%s)"
+            " and (period_type, period_start) in (('month', '2024-03-01'), ('quarter', '2024-01-01'))",
+            (list(levels),))}
 
     assert march_flags() and all(march_flags().values()), "not over as of the 30th"
     untouched = db.execute("select count(*) from marts.fct_institution_funnel where period_start = '2025-02-01'"
@@ -149,7 +150,10 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
     published_rows = db.execute("select count(*) from marts.fct_institution_funnel").fetchone()[0]
     assert publication.success and 0 < publication.row_counts["fct_institution_funnel"] < published_rows, \
         "the candidate held only the touched periods: a sliced publication"
-    assert not any(march_flags().values()), "every expected day of March 2024 is in and the month is over"
+    # The world's institutions only: the province also counts the institutions other tests of the session
+    # registered in the shared warehouse, whose March 2024 days are missing, so it rightly stays partial.
+    assert march_flags(("institution",)) and not any(march_flags(("institution",)).values()), \
+        "every expected day of March 2024 is in and the month is over"
     # The sliced publication replaced the touched periods of the funnel too and kept the others.
     assert db.execute("select count(*) from marts.fct_institution_funnel where period_start = '2025-02-01'"
                       ).fetchone()[0] == untouched
@@ -160,14 +164,16 @@ def test_the_next_days_sliced_publication_completes_a_partial_month(province, db
     assert published_funnel(db).keys() == expected_funnel(db).keys()
 
     # The history keeps each publication's marks, and vte diff (history.changes) carries them.
-    march_province = db.execute(
+    march_institution = db.execute(
         "select valid_from_publication, is_partial_period, is_small_denominator is not null"
-        " from history.indicator_values where entity_key = 'province|330000' and indicator_id = 'B.1.1'"
+        " from history.indicator_values where entity_key = 'institution|DBTHZ01' and indicator_id = 'B.1.1'"
         " and period_type = 'month' and period_start = '2024-03-01' and valid_from_publication >= %s"
         " order by valid_from_publication", (first.publication_id,)).fetchall()
-    assert march_province == [(first.publication_id, True, True), (publication.publication_id, False, True)]
-    changed = history.changes(db, period_type="month", start=march[0], end=march[-1], region="330000",
-                              from_publication=first.publication_id, to_publication=publication.publication_id)
+    assert march_institution == [(first.publication_id, True, True), (publication.publication_id, False, True)]
+    changed = [c for c in history.changes(db, period_type="month", start=march[0], end=march[-1], region="330000",
+                                          from_publication=first.publication_id,
+                                          to_publication=publication.publication_id)
+               if c.level != "province"]
     assert changed and all(c.new_partial is False for c in changed) and all(c.old_partial for c in changed if c.old)
     assert all(c.old_small_denominator is not None for c in changed if c.old and c.old[1])
     # The sliced publication found current values without marks, so it compared every period and marked them.
