@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from console_support import CHROMIUM, CHROMIUM_ARGS, start_console, stop
+from console_support import chromium_page, start_console, stop
 from console_world import INTAKE_ENV, World, build
 
 from vte import stack, warehouse
@@ -45,13 +45,5 @@ def world(vte_home) -> World:
 
 @pytest.fixture
 def page():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1280, "height": 900}) as opened:
+        yield opened

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -130,3 +131,19 @@ def signed_in_client(console_url: str, username: str, password: str, *, verify: 
     answer = http.post("/sign-in", data={"csrf": token, "username": username, "password": password})
     assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
     return http
+
+
+@contextmanager
+def chromium_page(**page_options):
+    """A page of the real Chromium (skipping the test where it is not installed), closed afterwards."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(**page_options)
+        finally:
+            browser.close()

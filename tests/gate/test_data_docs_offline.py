@@ -27,7 +27,7 @@ from gate_standins import create_candidate, create_staged_rows, valid_department
 CONSOLE_TESTS = Path(__file__).parents[1] / "console"
 if str(CONSOLE_TESTS) not in sys.path:
     sys.path.append(str(CONSOLE_TESTS))
-from console_support import (CHROMIUM, CHROMIUM_ARGS, cut_off_the_network, external_references,  # noqa: E402
+from console_support import (chromium_page, cut_off_the_network, external_references,  # noqa: E402
                              sign_in, signed_in_client, start_console, stop)
 
 STAGED, CANDIDATE, PUBLISHED = "docs_test_stg", "docs_test_candidate", "docs_test_marts"
@@ -117,16 +117,8 @@ def test_the_oldest_results_go_with_their_pages(two_runs, vte_home, tmp_path):
 
 @pytest.fixture
 def browser_page():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 900})
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1400, "height": 900}) as opened:
+        yield opened
 
 
 def _check_index(page, names: list[str]) -> None:

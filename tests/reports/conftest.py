@@ -49,15 +49,7 @@ def world(vte_home):
 
 @pytest.fixture
 def page():
-    from console_support import CHROMIUM, CHROMIUM_ARGS
+    from console_support import chromium_page
 
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1280, "height": 900}, accept_downloads=True) as opened:
+        yield opened
