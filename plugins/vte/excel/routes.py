@@ -228,7 +228,7 @@ async def _receive(request: Request, form: UploadForm, institution_code: str, ac
 # --- the page for people --------------------------------------------------------------------------
 
 
-def _current_session(request: Request) -> Session | None:
+def current_session(request: Request) -> Session | None:
     """The signed-in session, if its account is still active with the same secret (its account in the record)."""
     sessions = _sessions(request)
     session = sessions.read(request.cookies.get(SESSION_COOKIE))
@@ -269,7 +269,7 @@ def _upload_page(request: Request, session: Session, *, upload: Upload | None = 
 
 @router.get(PAGE_PATH, include_in_schema=False)
 async def upload_page(request: Request) -> Response:
-    session = await run_in_threadpool(_current_session, request)
+    session = await run_in_threadpool(current_session, request)
     if session is None:
         return _sign_in_page(request)
     return _upload_page(request, session)
@@ -278,7 +278,7 @@ async def upload_page(request: Request) -> Response:
 @router.get(PREFILLED_TEMPLATE_PATH, include_in_schema=False)
 async def prefilled_template(request: Request) -> Response:
     """The template with the signed-in hospital's campuses and last month's departments; signed out, the page."""
-    session = await run_in_threadpool(_current_session, request)
+    session = await run_in_threadpool(current_session, request)
     if session is None:
         return RedirectResponse(PAGE_PATH, status_code=303)
     landing = _service(request).landing_for(request.state.record)
@@ -340,7 +340,7 @@ async def sign_out(request: Request) -> Response:
 
 @router.post(PAGE_PATH, include_in_schema=False)
 async def upload_from_page(request: Request) -> Response:
-    session = await run_in_threadpool(_current_session, request)
+    session = await run_in_threadpool(current_session, request)
     if session is None:
         return _sign_in_page(request, error="请先登录 / Please sign in first", status_code=401)
     record = request.state.record

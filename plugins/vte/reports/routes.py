@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from vte.excel.routes import PAGE_PATH as UPLOAD_PATH
-from vte.excel.routes import _current_session as current_session
+from vte.excel.routes import current_session
 from vte.intake.feedback_routes import authenticate_query
 from vte.intake.responses import ResultCode, body
 from vte.intake.service import Reply
