@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from vte import client, generator, pipeline, stack, warehouse
+from vte import client, generator, pipeline, registry, stack, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
 
@@ -70,6 +70,18 @@ class PublishedPipeline:
     accepted: dict = field(default_factory=dict)  # (institution code, date) -> data rows of the newest version
     refused: int = 0
     excel_dates: list = field(default_factory=list)
+    sandbox: SandboxTraffic | None = None
+
+
+@dataclass
+class SandboxTraffic:
+    """What test accounts sent to the same intake during the run: none of it may reach the warehouse."""
+    credentials: dict  # institution code -> test registry.Credentials
+    registered_code: str  # a registered institution trying the sandbox too
+    sandbox_only_code: str  # given test credentials only: not registered
+    missing_day: str  # the registered one's production report was refused that day; the sandbox sent one
+    reported_day: str  # the registered one reported that day; the sandbox sent other counts
+    sent: list = field(default_factory=list)  # (institution code, report date, channel, answer)
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +94,13 @@ def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
     with psycopg.connect(warehouse.start(settings), autocommit=True) as conn:
         institutions = generator.synthetic_institutions(E2E_INSTITUTIONS, E2E_SEED, E2E_START)
         credentials = generator.register_institutions(conn, institutions, settings)
+        test_credentials = {code: registry.create_test_account(conn, code, name, settings) for code, name in (
+            (institutions[1].code, None), (SANDBOX_ONLY_CODE, "沙箱测试医院"))}
     intake, intake_url = stack.start_intake(settings, extra_env=INTAKE_ENV)
     result = PublishedPipeline(settings, institutions, E2E_START, E2E_END, credentials, intake_url)
     try:
         _submit_through_the_interfaces(result)
+        _submit_sandbox_traffic(result, test_credentials)
         assert pipeline.run_once(settings), "vte pipeline run failed: see the output above"
         yield result
     finally:
@@ -123,6 +138,39 @@ def _submit_through_the_interfaces(result: PublishedPipeline) -> None:
     for payload in payloads:
         result.accepted[(excel_code, payload["date"])] = payload["data"]
     result.excel_dates = [p["date"] for p in payloads]
+
+
+SANDBOX_ONLY_CODE = "SBX0001"
+
+
+def _submit_sandbox_traffic(result: PublishedPipeline, test_credentials: dict) -> None:
+    """Both test accounts send, through the same endpoints, a passing report for the day the registered
+    institution's production report was refused, other counts with a quarantine break for a day it reported, and
+    a malformed report; the sandbox-only one also uploads a workbook (tests/e2e/test_sandbox_isolation.py)."""
+    (registered,) = [i for i in result.institutions if i.code in test_credentials]
+    code = registered.code
+    days = [(registered.joined_on + timedelta(days=n)).isoformat()
+            for n in range((date(2025, 12, 31) - registered.joined_on).days + 1)]
+    missing = next(d for d in days if (code, d) not in result.accepted)
+    reported = next(d for d in days if d[:7] == missing[:7] and (code, d) in result.accepted)
+    day = date.fromisoformat(missing)
+    (clean,) = generator.iter_submissions([registered], day, day, E2E_SEED)
+    doubled = [{k: v * 2 if isinstance(v, int) else v for k, v in r.items()} for r in result.accepted[(code, reported)]]
+    doubled[0]["riskAssessment"] = doubled[0]["dischargeHospitalNodaily"] + 1  # quarantine: Q.B.1.1
+    traffic = SandboxTraffic(test_credentials, code, SANDBOX_ONLY_CODE, missing, reported)
+    for inst_code, creds in test_credentials.items():
+        for report_date, rows in ((missing, clean.data), (reported, doubled), (missing, [])):
+            answer = client.submit(result.intake_url, creds.access_key, creds.access_secret,
+                                   {"date": report_date, "data": rows})
+            assert (answer["code"] == 0) == bool(rows), answer
+            traffic.sent.append((inst_code, report_date, "api", answer))
+    creds = test_credentials[SANDBOX_ONLY_CODE]
+    before = (day - timedelta(days=1)).isoformat()  # a day of its own: the same content again is the same version
+    answer = client.upload(result.intake_url, creds.access_key, creds.access_secret, "sandbox.xlsx",
+                           filled_workbook([{"date": before, "data": clean.data}]))
+    assert answer["code"] == 0 and answer["data"]["sandbox"] is True, answer
+    traffic.sent.append((SANDBOX_ONLY_CODE, before, "excel", answer))
+    result.sandbox = traffic
 
 
 @pytest.fixture

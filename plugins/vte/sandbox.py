@@ -10,14 +10,16 @@ marts, the extracts, completeness or alerts. An institution still in the sandbox
 An institution has *passed* once one of its sandbox submissions was accepted with no row breaking a
 quarantine rule (such a row would be held out of the indicators in production); rule warnings do not count
 against it. ``issue_production`` (``vte accounts create``) gives production credentials only then, unless an
-administrator overrides it with a reason, which ``ops.admin_audit`` keeps.
+administrator overrides it with a reason, which ``ops.admin_audit`` keeps. ``status`` says who passed, for
+``vte accounts sandbox-status`` and the console's onboarding page (接入测试).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -74,9 +76,9 @@ def first_pass(institution_code: str, settings: Settings | None = None) -> Sandb
                        first["channel"])
 
 
-def refused_requests(settings: Settings) -> Counter:
-    """Refused sandbox requests per institution, from the sandbox's request log."""
-    counts: Counter = Counter()
+def refused_requests(settings: Settings) -> dict[str, list[dict]]:
+    """Refused sandbox requests per institution, oldest first, from the sandbox's request log."""
+    found: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(audit_dir(settings).glob("*.jsonl")):
         for line in path.read_bytes().splitlines():
             try:
@@ -84,39 +86,61 @@ def refused_requests(settings: Settings) -> Counter:
             except ValueError:
                 continue
             if entry.get("outcome") == "refused" and entry.get("institution_code"):
-                counts[entry["institution_code"]] += 1
-    return counts
+                found[entry["institution_code"]].append(entry)
+    return found
 
 
-def status(conn: psycopg.Connection, settings: Settings | None = None) -> list[dict]:
-    """Every institution given test credentials: whether it passed, its sandbox submissions and refusals, and
-    whether it holds production credentials."""
+# The institutions with test credentials or an override (registry.sandbox_institutions), scoped to a region: a
+# registered one by its county, one only in the sandbox (no county yet) only for the province's users.
+STATUS = """
+select institution_code, institution_name, county_code, test_access_key, test_access_keys, has_production_account,
+       production_issued_at, override_at, override_by, override_reason
+from registry.sandbox_institutions
+where %(region)s::text is null
+   or county_code in (select access.regions_inside(%(region)s))
+   or (county_code is null and exists (
+       select from registry.regions where region_code = %(region)s and region_level = 'province'))
+order by institution_code
+"""
+
+
+def status(conn: psycopg.Connection, settings: Settings | None = None, region: str | None = None) -> list[dict]:
+    """Every institution given test credentials (or production ones by an override), in ``region`` if given:
+    whether it passed, its sandbox submissions (held out: a row broke a quarantine rule) and refused requests, its
+    newest submission, whether it holds production credentials and the override. `vte accounts sandbox-status` and
+    the console's 接入测试 page show this."""
     settings = settings or get_settings()
     zone = landing_zone(settings)
     refused = refused_requests(settings)
-    rows = conn.execute(
-        """
-        select t.institution_code,
-               max(coalesce(i.institution_name, t.institution_name)) as institution_name,
-               max(t.access_key) filter (where t.status = 'active') as test_access_key,
-               bool_or(a.status = 'active') is true as has_production_account
-        from registry.test_accounts as t
-        left join registry.institutions as i on i.institution_code = t.institution_code
-        left join registry.accounts as a on a.institution_code = t.institution_code
-        group by t.institution_code
-        order by t.institution_code
-        """
-    ).fetchall()
     found = []
-    for code, name, test_key, has_production in rows:
-        documents = _documents(zone, code)
-        passed = first_pass(code, settings) if documents else None
-        found.append({"institution_code": code, "institution_name": name, "test_access_key": test_key,
-                      "has_production_account": has_production, "passed": passed is not None,
-                      "passed_at": passed.received_at if passed else None,
-                      "passed_submission_id": passed.submission_id if passed else None,
-                      "sandbox_submissions": len(documents), "refused_requests": refused.get(code, 0)})
+    for row in conn.execute(STATUS, {"region": region}).fetchall():
+        code = row[0]
+        documents = sorted(_documents(zone, code), key=lambda d: d["received_at"])
+        passing = [d for d in documents if passes(d)]
+        last = documents[-1] if documents else None
+        refusals = refused.get(code, [])
+        found.append({
+            **dict(zip(("institution_code", "institution_name", "county_code", "test_access_key", "test_access_keys",
+                        "has_production_account", "production_issued_at", "override_at", "override_by",
+                        "override_reason"), row)),
+            "passed": bool(passing),
+            "passed_at": _moment(passing[0]["received_at"]) if passing else None,
+            "passed_submission_id": passing[0]["submission_id"] if passing else None,
+            "sandbox_submissions": len(documents),
+            "held_out_submissions": len(documents) - len(passing),
+            "last_received_at": _moment(last["received_at"]) if last else None,
+            "last_report_date": last["report_date"] if last else None,
+            "last_channel": last["channel"] if last else None,
+            "last_passed": passes(last) if last else None,
+            "refused_requests": len(refusals),
+            "last_refused_at": _moment(refusals[-1]["requested_at"]) if refusals else None,
+            "last_refused_code": refusals[-1].get("code") if refusals else None,
+        })
     return found
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def issue_production(conn: psycopg.Connection, *, institution: dict, override_reason: str | None = None,

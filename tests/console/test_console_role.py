@@ -20,10 +20,12 @@ CAN = [
     "select count(*) from review.approvals",
     "select count(*) from alerts.alerts",
     "select access.regions_inside('330300')",
+    "select count(*) from registry.sandbox_institutions",
 ]
 CANNOT = [
     "select count(*) from raw.submission_rows",
     "select count(*) from registry.accounts",
+    "select count(*) from registry.test_accounts",
     "insert into console.users (username, display_name, role, region_code, password_hash)"
     " values ('sneaky', 's', 'admin', '330000', '$argon2id$x')",
     "update console.users set role = 'admin'",

@@ -17,7 +17,7 @@ def test_every_page_loads_with_the_network_cut_off(world, page):
     pages = ["/monitoring", f"/monitoring?month={month}", f"/monitoring?day={world.missing_day}&region={WENZHOU}",
              f"/monitoring?month={month}&region={WENCHENG}&status=late", f"/monitoring/institutions/CS02?month={month}",
              "/indicators", f"/indicators?region={WENZHOU}&period={world.month.year}&indicator=B.2.2",
-             f"/review?month={month}", "/alerts", "/alerts?state=resolved", "/no-such-page"]
+             f"/review?month={month}", "/alerts", "/alerts?state=resolved", "/onboarding", "/no-such-page"]
 
     page.goto(f"{console}/sign-in")
     htmls = [page.content()]

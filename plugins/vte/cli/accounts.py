@@ -78,7 +78,8 @@ def create_test(
 
 @app.command("sandbox-status")
 def sandbox_status(as_json: bool = typer.Option(False, "--json", help="One JSON object per institution.")) -> None:
-    """Which institutions given test credentials passed the sandbox, and which hold production credentials."""
+    """Which institutions given test credentials passed the sandbox (why not yet: held out, refused), which hold
+    production credentials, and any administrator's override; the console's onboarding page shows the same."""
     try:
         with wh.connect(role=roles.ADMIN) as conn:
             rows = sandbox.status(conn)
@@ -86,13 +87,15 @@ def sandbox_status(as_json: bool = typer.Option(False, "--json", help="One JSON 
         _fail(exc)
     for r in rows:
         if as_json:
-            typer.echo(json.dumps(r, ensure_ascii=False))
+            typer.echo(json.dumps(r, ensure_ascii=False, default=lambda value: value.isoformat()))
             continue
-        passed = f"passed {r['passed_at']}" if r["passed"] else "not passed"
+        passed = f"passed {r['passed_at']:%Y-%m-%d %H:%M}" if r["passed"] else "not passed"
+        production = "production" if r["has_production_account"] else "no production account"
+        if r["override_at"]:
+            production += f" (override by {r['override_by']}: {r['override_reason']})"
         typer.echo(f"{r['institution_code']}\t{r['institution_name'] or '-'}\t{passed}\t"
-                   f"{r['sandbox_submissions']} submission(s)\t{r['refused_requests']} refused\t"
-                   f"{'production' if r['has_production_account'] else 'no production account'}\t"
-                   f"{r['test_access_key'] or '-'}")
+                   f"{r['sandbox_submissions']} submission(s), {r['held_out_submissions']} held out\t"
+                   f"{r['refused_requests']} refused\t{production}\t{r['test_access_key'] or '-'}")
 
 
 def _date(option: str, text: str) -> date:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from vte.config import Settings, get_settings
 from vte.console import db, security, web
-from vte.console.pages import alerts, auth, data_docs, indicators, monitoring, review
+from vte.console.pages import alerts, auth, data_docs, indicators, monitoring, onboarding, review
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(security.SecurityHeaders)
     app.add_middleware(data_docs.DataDocsPolicy)  # added last, so it wraps the headers above
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for page in (auth, monitoring, indicators, review, alerts, data_docs):
+    for page in (auth, monitoring, indicators, review, alerts, onboarding, data_docs):
         app.include_router(page.router)
 
     @app.get("/healthz", include_in_schema=False)
