@@ -1,6 +1,7 @@
 """The numbers the extracts, the console and the exports read ready-made: fct_submission_counts equals an
-independent count from raw, and fct_institution_ranking ranks the published values and funnel positions as
-the extracts' rule says."""
+independent count from raw, fct_institution_ranking ranks the published values and funnel positions as the
+extracts' rule says, and fct_indicator_changes compares each value with an independently computed previous
+period and same period last year."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import defaultdict
 from datetime import date
 
 import pytest
-from indicator_oracle import period_end, submission_counts
+from indicator_oracle import CHANGE_COLUMNS, CHANGE_LEVELS, indicator_changes, period_end, submission_counts
 
 from vte.publication.suites import PLAUSIBLE_MAX_COUNT
 
@@ -83,3 +84,42 @@ def test_institution_ranking_follows_the_funnel_then_the_rate(province, db):
     assert actual.keys() == expected.keys()
     assert actual == expected
     assert any(rank and rank > 1 for rank in actual.values())
+
+
+CARRIED_COLUMNS = ("numerator", "denominator", "meets_target", "is_partial_period", "is_small_denominator")
+
+
+def published_changes(db) -> dict[tuple, dict]:
+    """marts.fct_indicator_changes keyed as indicator_oracle.indicator_changes."""
+    return {row[:5]: dict(zip(CHANGE_COLUMNS, row[5:])) for row in db.execute(
+        f"select level, entity_code, period_type, period_start, indicator_id, {', '.join(CHANGE_COLUMNS)}"
+        " from marts.fct_indicator_changes")}
+
+
+def test_indicator_changes_equal_an_independent_comparison(province, db):
+    actual, expected = published_changes(db), indicator_changes(db, province.built_at)
+    assert actual.keys() == expected.keys()
+    mismatched = [(key, actual[key], expected[key]) for key in expected if actual[key] != expected[key]]
+    assert not mismatched, mismatched[:5]
+
+    # the marks are carried through from the indicator values
+    keys = "level, entity_code, period_type, period_start, indicator_id"
+    carried = {row[:5]: row[5:] for row in db.execute(
+        f"select {keys}, {', '.join(CARRIED_COLUMNS)} from marts.fct_indicator_changes")}
+    published = {row[:5]: row[5:] for row in db.execute(
+        f"select {keys}, {', '.join(CARRIED_COLUMNS)} from marts.fct_indicator_values where level = any(%s)",
+        (list(CHANGE_LEVELS),))}
+    assert carried == published
+
+    # the world's cases: a first month without a previous one, a previous period with data, a year compared with
+    # the year before, a denominator of 0 (DBTHZ01 has no surgery) and a community
+    first = actual[("province", "330000", "month", date(2024, 3, 1), "B.1.1")]
+    assert first["rate"] is not None and first["rate_previous_period"] is None and first["change_previous_pp"] is None
+    march = actual[("province", "330000", "month", date(2025, 3, 1), "B.1.1")]
+    assert None not in march.values() and march["change_previous_pp"] != 0
+    year = actual[("province", "330000", "year", date(2025, 1, 1), "B.1.1")]
+    assert year["previous_period_start"] == date(2024, 1, 1) and year["rate_previous_period"] is not None
+    assert year["rate_previous_period"] == year["rate_same_period_last_year"]
+    no_surgery = actual[("institution", "DBTHZ01", "month", date(2025, 3, 1), "B.3.5")]
+    assert no_surgery["rate"] is None and no_surgery["change_previous_pp"] is no_surgery["change_last_year_pp"] is None
+    assert any(key[0] == "community" and v["change_previous_pp"] is not None for key, v in actual.items())

@@ -64,13 +64,6 @@ def year_of(day: date) -> Period:
     return Period(date(day.year, 1, 1), "year")
 
 
-def previous_period(period: Period) -> Period:
-    """The period of the same type just before ``period`` (the month, quarter or year before)."""
-    months = {"month": 1, "quarter": 3, "year": 12}[period.period_type]
-    index = period.start.year * 12 + period.start.month - 1 - months
-    return Period(date(index // 12, index % 12 + 1, 1), period.period_type)
-
-
 def trailing_months(last_day: date, count: int) -> list[date]:
     """First days of the ``count`` months ending with the month of ``last_day``, oldest first."""
     index = last_day.year * 12 + last_day.month - 1

@@ -16,11 +16,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from vte import domain
-from vte.extracts.periods import Period, previous_period, trailing_months
+from vte.extracts.periods import Period, trailing_months
 from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
-READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_values",
+READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_changes",
                "fct_institution_funnel", "fct_institution_ranking", "fct_reporting_completeness",
                "fct_submission_counts")
 TREND_MONTHS = 12
@@ -93,7 +93,7 @@ _INDICATOR_COLUMNS = """
     dim_indicators.target_rate as target,
     indicator_values.meets_target,
     indicator_values.rate_same_period_last_year,
-    round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_pp,
+    indicator_values.change_last_year_pp as change_pp,
     indicator_values.is_partial_period,
     indicator_values.is_small_denominator
 """
@@ -153,30 +153,22 @@ _BY_CITY = f"""
     order by cities.city_code, dim_indicators.is_supplementary, dim_indicators.indicator_id
 """
 
-# The region's value of each indicator beside the previous period's and the same period last year's, as
-# published (a quarter beside the quarter before, a month beside the month before; a year has no previous
-# period other than the year before).
+# The region's value of each indicator beside the previous period's and the same period last year's, compared
+# by dbt (fct_indicator_changes); a year's previous period is the year before, which the sheet shows once.
 _COMPARISON = """
-    with previous_values as (
-        select indicator_id, rate
-        from marts.fct_indicator_values
-        where level = %(level)s and entity_code = %(region)s and period_type = %(period_type)s
-            and period_start = %(previous_start)s and %(period_type)s <> 'year'
-    )
     select dim_indicators.indicator_id, dim_indicators.name_zh, dim_indicators.name_en,
         dim_indicators.is_supplementary, dim_indicators.target_rate as target, dim_indicators.higher_is_better,
         indicator_values.rate_same_period_last_year,
-        previous_values.rate as rate_previous_period,
+        indicator_values.rate_previous_period,
         indicator_values.rate,
         indicator_values.meets_target,
-        round(indicator_values.rate - previous_values.rate, 4) as change_previous_pp,
-        round(indicator_values.rate - indicator_values.rate_same_period_last_year, 4) as change_last_year_pp
+        indicator_values.change_previous_pp,
+        indicator_values.change_last_year_pp
     from marts.dim_indicators
     left join extract_indicator_values as indicator_values
         on indicator_values.indicator_id = dim_indicators.indicator_id
         and indicator_values.level = %(level)s and indicator_values.entity_code = %(region)s
         and indicator_values.period_type = %(period_type)s and indicator_values.period_start = %(start)s
-    left join previous_values on previous_values.indicator_id = dim_indicators.indicator_id
     order by dim_indicators.is_supplementary, dim_indicators.indicator_id
 """
 
@@ -236,11 +228,11 @@ _DATA_QUALITY = """
     order by entity_code
 """
 
-# The indicator table holds every department, period and level; one scan keeps what this extract shows:
-# the period's institutions and regions, and the region's months of the trend.
+# The indicator values (institutions and regions, each beside its previous period and last year); one scan
+# keeps what this extract shows: the period's institutions and regions, and the region's months of the trend.
 _EXTRACT_INDICATOR_VALUES = """
     create temporary table extract_indicator_values on commit drop as
-    select * from marts.fct_indicator_values
+    select * from marts.fct_indicator_changes
     where (period_type = %(period_type)s and period_start = %(start)s
            and level in ('institution', 'county', 'city', 'province'))
         or (level = %(level)s and entity_code = %(region)s and period_type = 'month'
@@ -358,8 +350,7 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             raise ExtractDataError("no publication of the marts is recorded in ops.publications")
         region = find_region(conn, region_code) if region_code else default_region(conn)
         params = {"region": region.code, "level": region.level, "period_type": period.period_type,
-                  "start": period.start, "end": period.end, "months": trailing_months(period.end, TREND_MONTHS),
-                  "previous_start": previous_period(period).start}
+                  "start": period.start, "end": period.end, "months": trailing_months(period.end, TREND_MONTHS)}
         conn.execute(_EXTRACT_INDICATOR_VALUES, params)
 
         def rows(query: str) -> list[dict]:

@@ -1,6 +1,7 @@
 -- The indicator periods the next publication replaces: the months of the report dates processed since the
--- last publication, their quarters and years, and the same periods a year later (whose comparison with the
--- year before moved). fct_indicator_values recomputes only these, unless the publication is complete.
+-- last publication, their quarters and years, the same periods a year later (whose comparison with the year
+-- before moved) and the month and quarter after each (whose comparison with the period before moved,
+-- fct_indicator_changes). fct_indicator_values recomputes only these, unless the publication is complete.
 with
 
 touched_months as (
@@ -40,6 +41,13 @@ final as (
         period_type,
         (period_start + interval '1 year')::date as period_start
     from periods
+    union
+    select
+        period_type,
+        (period_start + case period_type when 'month' then interval '1 month' else interval '3 months' end)::date
+            as period_start
+    from periods
+    where period_type in ('month', 'quarter')
 
 )
 
