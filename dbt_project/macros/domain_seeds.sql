@@ -73,3 +73,29 @@
         {%- endfor %}
     ]::text [], null)
 {% endmacro %}
+
+{% macro refuse_non_additive_indicators(indicators_table=none, count_fields_table=none) %}
+    {#- Every indicator is summed over the days of its month and the departments of its region, so one defined
+        on a field that is not additive (count_fields.is_additive: distinctDischargeHospital counts a patient
+        once per day and department) would count patients several times: refused with a one-line message.
+        The tables default to the seeds; a test passes a copy holding such an indicator. -#}
+    {% if not execute %}
+        {{ return('') }}
+    {% endif %}
+    {% set query %}
+        select indicators.indicator_id, fields.field_name
+        from {{ indicators_table or seed_relation('indicators') }} as indicators
+        inner join {{ count_fields_table or seed_relation('count_fields') }} as fields
+            on fields.field_name in (indicators.numerator_field, indicators.denominator_field)
+        where not fields.is_additive
+        order by indicators.indicator_id, fields.field_name
+    {% endset %}
+    {% set refused = run_query(query).rows %}
+    {% if refused | length > 0 %}
+        {{ exceptions.raise_compiler_error(
+            "indicator " ~ refused[0][0] ~ " is defined on " ~ refused[0][1] ~ ", which is not additive across days"
+            ~ " or departments (count_fields.is_additive = false), but indicators are summed over months and"
+            ~ " regions: define it on an additive field") }}
+    {% endif %}
+    {{ return('') }}
+{% endmacro %}

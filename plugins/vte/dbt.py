@@ -80,7 +80,8 @@ def _environment(values: dict[str, str]):
 
 def _failures(result) -> list[str]:
     results = getattr(result.result, "results", None) or []
-    return [f"{r.node.unique_id}: {r.status} {r.message or ''}".strip()
+    # a node's result carries its node; run-operation's carries only its unique_id
+    return [f"{getattr(r, 'node', r).unique_id}: {r.status} {r.message or ''}".strip()
             for r in results if str(r.status) in ("error", "fail", "runtime error")]
 
 

@@ -92,9 +92,21 @@ def count_field_names() -> tuple[str, ...]:
     return tuple(f.name for f in count_fields())
 
 
+class DefinitionError(ValueError):
+    """A definition in the seeds the warehouse cannot compute correctly."""
+
+
 @cache
 def indicators() -> tuple[Indicator, ...]:
-    return tuple(
+    return indicators_from(_read_seed("indicators"))
+
+
+def indicators_from(rows: list[dict[str, str]]) -> tuple[Indicator, ...]:
+    """The indicators of rows shaped as the indicators seed's. DefinitionError for one on a field that is not
+    additive: every indicator is summed over the days of a month and the departments of a region, where such a
+    field (distinctDischargeHospital) would count a patient more than once (dbt refuses it too, in
+    dim_indicators)."""
+    found = tuple(
         Indicator(
             indicator_id=r["indicator_id"],
             section=r["section"],
@@ -106,8 +118,17 @@ def indicators() -> tuple[Indicator, ...]:
             higher_is_better=_flag(r["higher_is_better"]),
             is_supplementary=bool(_flag(r["is_supplementary"])),
         )
-        for r in _read_seed("indicators")
+        for r in rows
     )
+    fields = fields_by_name()
+    for ind in found:
+        for name in (ind.numerator, ind.denominator):
+            if name in fields and not fields[name].is_additive:
+                raise DefinitionError(
+                    f"indicator {ind.indicator_id} is defined on {name}, which is not additive across days or"
+                    " departments (count_fields.is_additive = false), but indicators are summed over months and"
+                    " regions: define it on an additive field")
+    return found
 
 
 @cache
@@ -140,3 +161,51 @@ def broken_rules(row: dict[str, int]) -> list[Rule]:
     """The rules a department row breaks (quarantine rules first)."""
     found, lessers, greaters = _rule_operands()
     return [rule for rule, lesser, greater in zip(found, lessers(row), greaters(row)) if lesser > greater]
+
+
+@dataclass(frozen=True)
+class OutlierRule:
+    """A count compared with its department's own history (the outlier_rules seed; dbt's macros/outliers.sql
+    computes it). The intake judges one submission alone and cannot apply it: it needs the department's earlier
+    days, so outliers are found when the warehouse classifies the rows and shown in the feedback report."""
+
+    field: str
+    window_days: int
+    same_weekday: bool
+    min_history_days: int
+    warning_z: Decimal
+    held_out_z: Decimal | None
+    min_scale: Decimal
+
+    @property
+    def rule_id(self) -> str:
+        return f"O.{self.field}"
+
+    def describe_zh(self) -> str:
+        days = "同一星期几" if self.same_weekday else "每天"
+        held = f"；高于中位数 {self.held_out_z} 倍尺度时暂不计入指标" if self.held_out_z is not None else ""
+        return (f"{fields_by_name()[self.field].label_zh}（{self.field}）与本科室前 {self.window_days} 天（{days}）"
+                f"的中位数相差超过 {self.warning_z} 倍尺度时提示（至少 {self.min_history_days} 天历史）{held}")
+
+    def describe_en(self) -> str:
+        days = "the same weekday" if self.same_weekday else "every day"
+        held = (f"; held out of the indicators above median + {self.held_out_z} × scale"
+                if self.held_out_z is not None else "")
+        return (f"{self.field} more than {self.warning_z} × scale from its median over the department's previous "
+                f"{self.window_days} days ({days}, at least {self.min_history_days} days reported) is a warning{held}")
+
+
+@cache
+def outlier_rules() -> tuple[OutlierRule, ...]:
+    return tuple(
+        OutlierRule(
+            field=r["field_name"],
+            window_days=int(r["window_days"]),
+            same_weekday=bool(_flag(r["same_weekday"])),
+            min_history_days=int(r["min_history_days"]),
+            warning_z=Decimal(r["warning_z"]),
+            held_out_z=Decimal(r["held_out_z"]) if r["held_out_z"] else None,
+            min_scale=Decimal(r["min_scale"]),
+        )
+        for r in _read_seed("outlier_rules")
+    )

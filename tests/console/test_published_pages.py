@@ -1,6 +1,6 @@
 """The pages that read the published marts, against the shared published pipeline (tests/conftest.py): the
 indicators of a region against target and last year, the monthly trend with its target line, institutions
-compared; and rows held out of the indicators flagged on the monitoring pages. Every figure shown is the
+compared, its days; and rows held out of the indicators flagged on the monitoring pages. Every figure shown is the
 marts' own."""
 
 from __future__ import annotations
@@ -93,6 +93,27 @@ def test_a_city_viewer_compares_only_its_citys_institutions(published, page):
                        (city,))
     assert page.inner_text("#values tr[data-indicator='B.2.2'] .rate") == _pct(rate)
     assert page.goto(f"{console.url}/indicators?region={province}").status == 403
+
+
+def test_a_regions_days_are_the_daily_marts(published, page):
+    """The city's days of a quarter's last month, as fct_daily_indicator_values holds them, offline."""
+    console, passwords, province, city, settings = published
+    offline = cut_off_the_network(page, console.url)
+    sign_in(page, console.url, "marts_city_viewer", passwords["marts_city_viewer"])
+    page.goto(f"{console.url}/indicators?period=2026Q3&indicator=B.2.2")
+    expected = _marts(settings, "select report_date, numerator, denominator, rate, is_small_denominator"
+                                " from marts.fct_daily_indicator_values where level = 'city' and entity_code = %s"
+                                " and indicator_id = 'B.2.2' and report_date between '2026-09-01' and '2026-09-30'"
+                                " order by report_date", (city,))
+    assert len(expected) >= 28, "the pipeline's institutions report nearly every day"
+    rows = page.locator("#daily-data tbody tr")
+    shown = [(rows.nth(i).get_attribute("data-date"), rows.nth(i).locator("td").all_text_contents())  # folded
+             for i in range(rows.count())]
+    assert shown == [(day.isoformat(), [day.isoformat(), str(numerator), str(denominator), _pct(rate),
+                                        "分母过小 small denominator" if small else ""])
+                     for day, numerator, denominator, rate, small in expected]
+    assert page.locator("#chart-daily circle").count() == sum(rate is not None for _, _, _, rate, _ in expected)
+    assert offline.attempted == [] and offline.errors == []
 
 
 def test_rows_held_out_of_the_indicators_are_flagged_where_they_happened(published, page):

@@ -18,6 +18,8 @@ PERIOD_TYPES = ("month", "quarter", "year")
 
 
 def period_start(day: date, period_type: str) -> date:
+    if period_type == "day":
+        return day
     if period_type == "month":
         return day.replace(day=1)
     if period_type == "quarter":
@@ -80,9 +82,10 @@ def is_quarantined(counts: dict[str, int]) -> bool:
     return any(rule.severity == "quarantine" for rule in domain.broken_rules(counts))
 
 
-def indicator_values(conn, built_at: datetime) -> dict[tuple, dict]:
+def indicator_values(conn, built_at: datetime, period_types=PERIOD_TYPES) -> dict[tuple, dict]:
     """(level, entity_code, campus, department, period_type, period_start, indicator_id) → expected values,
-    from the raw and registry rows that existed when the marts were built (``built_at``)."""
+    from the raw and registry rows that existed when the marts were built (``built_at``); ``("day",)`` gives
+    the daily values."""
     registry = institutions(conn, built_at)
     sums: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     names: dict[tuple, str] = {}
@@ -100,7 +103,7 @@ def indicator_values(conn, built_at: datetime) -> dict[tuple, dict]:
         ]
         if inst["community"]:
             entities.append(("community", inst["community"], None, None, inst["community"]))
-        for period_type in PERIOD_TYPES:
+        for period_type in period_types:
             start = period_start(row["date"], period_type)
             for level, code, campus, dept, name in entities:
                 key = (level, code, campus, dept, period_type, start)
@@ -109,8 +112,7 @@ def indicator_values(conn, built_at: datetime) -> dict[tuple, dict]:
                     sums[key][field] += value
     expected = {}
     for key, counts in sums.items():
-        last_year_key = (*key[:5], key[5].replace(year=key[5].year - 1))
-        last_year = sums.get(last_year_key)
+        last_year = sums.get((*key[:5], key[5].replace(year=key[5].year - 1))) if key[4] != "day" else None
         for ind in domain.indicators():
             numerator, denominator = counts[ind.numerator], counts[ind.denominator]
             value = rate(numerator, denominator)
@@ -231,4 +233,41 @@ def submission_counts(conn, built_at: datetime, plausible_max: int) -> dict[tupl
                 "warning_rule_ids": sorted({rule for row in warned for rule in row["status"][2]}),
                 "newest_received_at": max((row["received_at"] for row in mine), default=None),
             }
+    return out
+
+
+CHANGE_LEVELS = ("institution", "community", "county", "city", "province")
+CHANGE_COLUMNS = ("previous_period_start", "rate", "rate_previous_period", "rate_same_period_last_year",
+                  "change_previous_pp", "change_last_year_pp")
+
+
+def period_before(start: date, period_type: str) -> date:
+    """First day of the month, quarter or year before."""
+    months = {"month": 1, "quarter": 3, "year": 12}[period_type]
+    index = start.year * 12 + start.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def indicator_changes(conn, built_at: datetime) -> dict[tuple, dict]:
+    """(level, entity_code, period_type, period_start, indicator_id) → each value of an institution or region
+    beside the previous period's (a year's is the year before) and last year's, and the differences."""
+    values = indicator_values(conn, built_at)
+
+    def difference(a, b):
+        return None if a is None or b is None else a - b
+
+    out = {}
+    for (level, code, _, _, period_type, start, indicator), value in values.items():
+        if level not in CHANGE_LEVELS:
+            continue
+        previous_start = period_before(start, period_type)
+        previous = values.get((level, code, None, None, period_type, previous_start, indicator))
+        last_year = values.get((level, code, None, None, period_type, start.replace(year=start.year - 1), indicator))
+        previous_rate, last_year_rate = previous and previous["rate"], last_year and last_year["rate"]
+        out[(level, code, period_type, start, indicator)] = {
+            "previous_period_start": previous_start, "rate": value["rate"], "rate_previous_period": previous_rate,
+            "rate_same_period_last_year": last_year_rate,
+            "change_previous_pp": difference(value["rate"], previous_rate),
+            "change_last_year_pp": difference(value["rate"], last_year_rate),
+        }
     return out

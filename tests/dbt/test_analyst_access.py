@@ -28,7 +28,8 @@ SCOPED_TABLES = {  # every marts relation an analyst is scoped in, and the colum
     "fct_department_days": "institution_code", "fct_quarantined_rows": "institution_code",
     "fct_warning_rows": "institution_code", "fct_indicator_values": "entity", "fct_reporting_completeness": "entity",
     "fct_institution_funnel": "institution_code", "fct_institution_ranking": "institution_code",
-    "fct_submission_counts": "entity",
+    "fct_submission_counts": "entity", "fct_indicator_changes": "entity", "fct_daily_indicator_values": "entity",
+    "fct_department_completeness": "institution_code",
 }  # fct_indicator_values_history fills only through publications: tests/e2e/test_publication_worlds.py
 
 

@@ -45,3 +45,18 @@ def test_days_problems_and_the_calendar():
     [march] = assembly.calendar_months(report["days"])
     assert march["weeks"][0][0]["date"] == "2026-03-16"  # a Monday
     assert march["weeks"][0][4] is None
+
+
+def test_an_outlier_shows_its_value_usual_range_and_history():
+    from vte.publication.feedback import _outlier_words
+
+    outlier = {"field": "dischargeHospital", "severity": "held_out", "value": 60, "usualLow": 0, "usualHigh": 9,
+               "median": 2.0, "mad": 1.0, "modifiedZ": 29.0, "historyDays": 54, "windowDays": 56,
+               "sameWeekday": False}
+    row = {"reportDate": "2026-03-09", "hospital": "本院", "dept": "骨科", "version": 1,
+           "values": {"dischargeHospital": 60}, "rules": _outlier_words([outlier])}
+    [broken] = assembly.offending_values(row)
+    assert broken["ruleId"] == "O.dischargeHospital" and broken["severity"] == "quarantine"
+    assert broken["comparison"] == "dischargeHospital 60, usual 0-9 (median 2.0, 54 days of the last 56)"
+    assert "常见范围 0–9" in broken["comparisonZh"] and "出院患者人次数 60" in broken["comparisonZh"]
+    assert "held out" in broken["en"] and "54" in broken["en"]

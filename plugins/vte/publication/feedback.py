@@ -2,9 +2,11 @@
 
 Each report tells one institution what the platform made of its data: its refused requests, the rows held
 out of the indicators (quarantined) and the rows published with warnings, each with the broken rules in
-words and the values they compare, its late and missing report dates, every report date of the last three
-months with its versions, and its monthly indicators beside its county's and province's. The hospital's own
-report (vte.reports) is assembled from it. Reports are files under ``$VTE_HOME/feedback/<institution>/``
+words and the values they compare (an outlier with its usual range and the history it was compared with),
+its late and missing report dates and missing departments (a department's stated zero is reported, its
+absence missing), every report date of the last three months with its versions, and its
+monthly indicators beside its county's and province's. The hospital's own report (vte.reports) is assembled
+from it. Reports are files under ``$VTE_HOME/feedback/<institution>/``
 (JSON for machines, HTML for people), so the intake service can hand them out without the warehouse.
 """
 
@@ -51,11 +53,34 @@ def _implausible_words(fields: list[str] | None, plausible_max: int) -> list[dic
                    " (usually an interface fault)"} for name in (fields or [])]
 
 
+def _outlier_words(outliers: list[dict] | None) -> list[dict]:
+    """Each count outside its usual range against the department's own history: the value, the range and the
+    history it was compared with (the outlier_rules seed)."""
+    words = []
+    for o in outliers or []:
+        held = o["severity"] == "held_out"
+        days_zh = "同一星期几" if o["sameWeekday"] else ""
+        days_en = "same-weekday " if o["sameWeekday"] else ""
+        words.append({
+            "ruleId": f"O.{o['field']}", "severity": "quarantine" if held else "warning",
+            "field": o["field"], "value": o["value"], "usualLow": o["usualLow"], "usualHigh": o["usualHigh"],
+            "median": o["median"], "historyDays": o["historyDays"], "windowDays": o["windowDays"],
+            "zh": f"{o['field']} 为 {o['value']}，超出本科室常见范围 {o['usualLow']}–{o['usualHigh']}"
+                  f"（前 {o['windowDays']} 天中已上报的 {o['historyDays']} 个{days_zh}日的中位数 {o['median']}）"
+                  + ("，远超历史，暂不计入指标" if held else ""),
+            "en": f"{o['field']} {o['value']} is outside its usual range {o['usualLow']}-{o['usualHigh']}"
+                  f" (median {o['median']} over the {o['historyDays']} {days_en}days reported in the previous"
+                  f" {o['windowDays']})" + ("; far above its history, held out of the indicators" if held else ""),
+        })
+    return words
+
+
 def _values(row: dict) -> dict[str, int]:
     """The counts of a held-out or flagged row that its broken rules compare, by the standard's field names."""
     ids = set(row.get("quarantine_rule_ids") or []) | set(row.get("warning_rule_ids") or [])
     names = {name for rule in domain.rules() if rule.rule_id in ids for name in (rule.lesser, rule.greater)}
     names |= set(row.get("implausible_fields") or [])
+    names |= {o["field"] for o in row.get("outliers") or []}
     return {f.name: row[f.column] for f in domain.count_fields() if f.name in names and f.column in row}
 
 
@@ -95,6 +120,36 @@ def _report_days(conn: psycopg.Connection, code: str, as_of: date) -> list[dict]
             {"version": v["version"], "submissionId": v["submission_id"], "channel": v["channel"],
              "receivedAt": v["received_at"].isoformat(), "rowCount": v["row_count"]} for v in received]})
     return days
+
+
+def _departments(conn: psycopg.Connection, code: str, as_of: date, missing_days: set[date]) -> dict:
+    """The institution's departments over the last months (fct_department_completeness): per month, what each
+    sent and, with a roster, what it was expected to; and each department missing from a day that did arrive
+    (absent from its newest version: missing, never read as zero) and each stated zero (reported). A day that
+    never arrived is listed once, as a missing date, not per department."""
+    rows = _rows(conn, """
+        select period_start, campus, department_code, department_name, has_roster, days_expected, days_reported,
+               days_reported_zero, days_missing, missing_dates, reported_zero_dates
+        from marts.fct_department_completeness
+        where institution_code = %s and period_type = 'month' and period_start >= %s
+        order by period_start desc, campus, department_code""",
+        (code, _first_of_month(as_of, MONTHS_OF_COMPLETENESS - 1)))
+
+    def named(r: dict, day: date) -> dict:
+        return {"reportDate": day.isoformat(), "hospital": r["campus"], "dept": r["department_code"],
+                "name": r["department_name"] or r["department_code"]}
+    return {
+        "departments": [
+            {"month": f"{r['period_start']:%Y-%m}", "hospital": r["campus"], "dept": r["department_code"],
+             "name": r["department_name"], "hasRoster": r["has_roster"], "daysExpected": r["days_expected"],
+             "daysReported": r["days_reported"], "daysReportedZero": r["days_reported_zero"],
+             "daysMissing": r["days_missing"], "missingDates": [_iso(d) for d in r["missing_dates"]],
+             "reportedZeroDates": [_iso(d) for d in r["reported_zero_dates"]]} for r in rows],
+        "missingDepartments": sorted((named(r, d) for r in rows for d in r["missing_dates"] if d not in missing_days),
+                                     key=lambda i: (i["reportDate"], i["hospital"], i["dept"])),
+        "reportedZeroDepartments": sorted((named(r, d) for r in rows for d in r["reported_zero_dates"]),
+                                          key=lambda i: (i["reportDate"], i["hospital"], i["dept"])),
+    }
 
 
 def _indicators(conn: psycopg.Connection, institution: dict, as_of: date) -> list[dict]:
@@ -166,17 +221,19 @@ def build_report(conn: psycopg.Connection, institution: dict, publication_id: in
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],
              "version": r["version"], "values": _values(r),
              "rules": _rule_words(r["quarantine_rule_ids"]) + _implausible_words(r["implausible_fields"], PLAUSIBLE_MAX)
-             + _rule_words(r["warning_rule_ids"])}
+             + _rule_words(r["warning_rule_ids"]) + _outlier_words(r.get("outliers"))}
             for r in quarantined],
         "warningRows": [
             {"reportDate": _iso(r["report_date"]), "hospital": r["hospital"], "dept": r["department"],
-             "version": r["version"], "values": _values(r), "rules": _rule_words(r["warning_rule_ids"])}
+             "version": r["version"], "values": _values(r),
+             "rules": _rule_words(r["warning_rule_ids"]) + _outlier_words(r.get("outliers"))}
             for r in warnings],
         "reporting": [
             {"month": _iso(r["period_start"])[:7], "daysExpected": r["days_expected"],
              "daysReceived": r["days_received"], "daysMissing": r["days_missing"], "daysLate": r["days_late"],
              "missingDates": [_iso(d) for d in (r["missing_dates"] or [])]} for r in completeness],
         "days": _report_days(conn, code, as_of),
+        **_departments(conn, code, as_of, {d for r in completeness for d in (r["missing_dates"] or [])}),
         "indicators": _indicators(conn, institution, as_of),
     }
 
@@ -218,8 +275,10 @@ def latest_report(institution_code: str, settings: Settings | None = None) -> di
 
 def for_report_date(report: dict, report_date: str) -> dict:
     """The part of a report that concerns one report date."""
-    same = [key for key in ("quarantinedRows", "warningRows", "refusedRequests")]
+    same = [key for key in ("quarantinedRows", "warningRows", "refusedRequests", "missingDepartments",
+                            "reportedZeroDepartments") if key in report]
     narrowed = {**report, **{k: [item for item in report[k] if item.get("reportDate") == report_date] for k in same}}
     narrowed["reporting"] = [m for m in report["reporting"] if report_date.startswith(m["month"])]
+    narrowed["departments"] = [m for m in report.get("departments", []) if report_date.startswith(m["month"])]
     narrowed["reportDate"] = report_date
     return narrowed

@@ -3,7 +3,8 @@
 dbt builds the marts into the candidate schema. When the build is complete (the first publication, a
 change of the registry or of the indicator definitions, ``publish_all``), the candidate replaces the
 published schema whole. Otherwise the big facts hold only the slices the run touched — the report dates
-processed since the last publication (``int.int_department_days_touched``) for the day-grain facts, and
+processed since the last publication (``int.int_department_days_touched``) for the day-grain facts (whole
+dates for the daily indicator values), and
 the indicator periods those dates fall in (``int.int_publication_periods``) for the indicator values — and
 publishing replaces exactly those slices, in one transaction with the small tables: readers see the old or
 the new publication, and a day's cost does not grow with the years of history.
@@ -17,6 +18,8 @@ from psycopg import sql
 # Sliced fact -> the columns that name its slices, and the relation that lists the touched ones.
 DATE_SLICES = ("institution_code", "report_date")
 PERIOD_SLICES = ("period_type", "period_start")
+# A touched date moves every institution's regions and the province's proportion of that day: the whole date.
+DAY_SLICES = ("report_date",)
 SLICED_TABLES: dict[str, tuple[str, ...]] = {
     "fct_department_days": DATE_SLICES,
     "fct_quarantined_rows": DATE_SLICES,
@@ -25,10 +28,14 @@ SLICED_TABLES: dict[str, tuple[str, ...]] = {
     "fct_institution_funnel": PERIOD_SLICES,  # built from fct_indicator_values: the same periods
     "fct_institution_ranking": PERIOD_SLICES,  # built from fct_indicator_values: the same periods
     "fct_submission_counts": PERIOD_SLICES,  # the periods of fct_indicator_values
+    "fct_daily_indicator_values": DAY_SLICES,
+    "fct_department_completeness": PERIOD_SLICES,  # the periods of fct_indicator_values
+    "fct_indicator_changes": PERIOD_SLICES,  # the periods of fct_indicator_values
 }
 TOUCHED = {
     DATE_SLICES: "select distinct institution_code, report_date from int.int_department_days_touched",
     PERIOD_SLICES: "select period_type, period_start from int.int_publication_periods",
+    DAY_SLICES: "select distinct report_date from int.int_department_days_touched",
 }
 # The analysts' publication: the only one the int views' touched rows describe (other targets, e.g. tests'
 # scratch schemas, are always published whole).

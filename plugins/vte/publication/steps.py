@@ -19,7 +19,8 @@ select institution_code, count(*) as rows, count(distinct report_date) as report
        array_agg(distinct reason order by reason) as reasons
 from (
     select institution_code, report_date, unnest(quarantine_rule_ids || array(
-        select 'P.' || field from unnest(implausible_fields) as field)) as reason
+        select 'P.' || field from unnest(implausible_fields) as field) || array(
+        select 'O.' || field from unnest(outlier_held_out_fields) as field)) as reason
     from int.int_department_days_touched
     where rule_status = 'quarantined'
 ) as held_out

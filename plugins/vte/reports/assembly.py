@@ -35,6 +35,11 @@ GROUPS = (
      "补报这些日期", "report these dates",
      "计为缺报，降低上报完整率；所在月份的指标保持为“未齐”的临时值",
      "they count as missing in your completeness, and their month's indicators stay partial"),
+    ("missing_departments", "缺报科室", "Missing departments",
+     "重新上报这些日期，包含全部应报科室（当日无出院的科室报一行全 0）",
+     "report these dates again with every expected department (a department with no discharges sends a row of zeros)",
+     "该科室当日计为缺报，不按 0 计；报一行全 0 才算已报",
+     "the department counts as missing that day, not as zero; a row of zeros counts as reported"),
     ("refused", "被拒绝的请求", "Refused requests",
      "按每个返回码的处理建议修正后重新发送", "fix what each result code says, then send again",
      "被拒绝的请求未保存任何数据；如当天没有其他有效上报，则计为缺报",
@@ -63,12 +68,14 @@ def assemble(feedback: dict) -> dict:
         "days": days,
         "problems": problems(feedback, days, refusals),
         "indicators": indicator_table(feedback.get("indicators", [])),
+        "departments": feedback.get("departments", []),
         "refusals": refusals,
     }
 
 
 def offending_values(row: dict) -> list[dict]:
-    """Each broken rule of a row with the values that break it, e.g. ``highRiskAssessment 120 > riskAssessment 100``."""
+    """Each broken rule of a row with the values that break it, e.g. ``highRiskAssessment 120 > riskAssessment 100``,
+    or an outlier with its usual range, e.g. ``dischargeHospital 40, usual 0-9 (median 2, 56 days of the last 56)``."""
     by_id = {rule.rule_id: rule for rule in domain.rules()}
     labels = {f.name: f.label_zh for f in domain.count_fields()}
     values = row.get("values") or {}
@@ -79,6 +86,12 @@ def offending_values(row: dict) -> list[dict]:
             left, right = rule.lesser, rule.greater
             text = f"{left} {values.get(left, '?')} > {right} {values.get(right, '?')}"
             text_zh = f"{labels[left]} {values.get(left, '?')} > {labels[right]} {values.get(right, '?')}"
+        elif words["ruleId"].startswith("O."):  # a count outside its usual range against the department's history
+            field, low, high = words["field"], words["usualLow"], words["usualHigh"]
+            text = (f"{field} {words['value']}, usual {low}-{high} (median {words['median']},"
+                    f" {words['historyDays']} days of the last {words['windowDays']})")
+            text_zh = (f"{labels.get(field, field)} {words['value']}，常见范围 {low}–{high}"
+                       f"（中位数 {words['median']}，前 {words['windowDays']} 天中的 {words['historyDays']} 天）")
         else:  # P.<field>: a count above the plausibility bound
             left = words["ruleId"].removeprefix("P.")
             text = f"{left} {values.get(left, '?')} > {PLAUSIBLE_MAX_COUNT}"
@@ -97,6 +110,10 @@ def report_days(feedback: dict) -> list[dict]:
     held_out = Counter(r["reportDate"] for r in feedback.get("quarantinedRows", []))
     warned = Counter(r["reportDate"] for r in feedback.get("warningRows", []))
     refused = Counter(r["reportDate"] for r in feedback.get("refusedRequests", []) if r.get("reportDate"))
+    by_date: dict[str, dict[str, list[dict]]] = {}
+    for key in ("missingDepartments", "reportedZeroDepartments"):
+        for item in feedback.get(key, []):
+            by_date.setdefault(item["reportDate"], {}).setdefault(key, []).append(item)
     days = []
     for day in feedback.get("days", []):
         status = day["status"]
@@ -105,7 +122,9 @@ def report_days(feedback: dict) -> list[dict]:
         zh, en, _, _ = STATUSES[status]
         days.append({**day, "status": status, "statusZh": zh, "statusEn": en,
                      "quarantinedRows": held_out[day["date"]], "warningRows": warned[day["date"]],
-                     "refusedRequests": refused[day["date"]]})
+                     "refusedRequests": refused[day["date"]],
+                     "missingDepartments": by_date.get(day["date"], {}).get("missingDepartments", []),
+                     "reportedZeroDepartments": by_date.get(day["date"], {}).get("reportedZeroDepartments", [])})
     return days
 
 
@@ -133,6 +152,7 @@ def problems(feedback: dict, days: list[dict], refusals: list[dict]) -> list[dic
     items = {
         "quarantined": [_row_problem(r) for r in feedback.get("quarantinedRows", [])],
         "missing": [{"reportDate": d["date"]} for d in days if d["status"] == "missing"],
+        "missing_departments": feedback.get("missingDepartments", []),
         "refused": refusals,
         "warning": [_row_problem(r) for r in feedback.get("warningRows", [])],
         "late": [{"reportDate": d["date"], "firstReceivedAt": d["versions"][0]["receivedAt"]}

@@ -3,8 +3,10 @@
 -- whole: the whole date is deleted and inserted again, so a department missing from the newest version
 -- disappears. Incremental by load time, not report date, so a late correction of an old date is picked up.
 -- processed_at marks the rows (re)written by the latest run: the gate measures those, not all history.
+-- Each row's counts are also compared with the department's own history (outlier_rules seed, macros/outliers.sql).
 -- depends_on: {{ ref('consistency_rules') }}
 -- depends_on: {{ ref('count_fields') }}
+-- depends_on: {{ ref('outlier_rules') }}
 {{
     config(
         materialized='incremental',
@@ -91,14 +93,54 @@ current_rows as (
 
 ),
 
+-- Outliers are judged on each institution's last touched days (var outlier_judged_days): all of a daily run's
+-- and a back-fill's, while a first build of years of history judges its recent end instead of comparing every
+-- old day with its own past (a province-year would take most of an hour on 2 cores).
+judged_since as (
+
+    select
+        institution_code,
+        max(report_date) - {{ var('outlier_judged_days') }} as first_judged_date
+    from touched_dates
+    group by institution_code
+
+),
+
+-- (read by the outliers macro, which sqlfluff does not follow)
+judged_rows as (  -- noqa: ST03
+
+    select current_rows.*
+    from current_rows
+    inner join judged_since
+        on current_rows.institution_code = judged_since.institution_code
+    where current_rows.report_date > judged_since.first_judged_date
+
+),
+
+outliers as (
+
+    -- staging itself, not the CTEs above: a second reader would materialize all of raw's rows
+    {{ department_day_outliers('judged_rows', ref('stg_vte__submissions'), ref('stg_vte__submission_rows')) }}
+
+),
+
 classified as (
 
     select
         current_rows.*,
         {{ broken_rule_ids('quarantine', 'current_rows') }} as quarantine_rule_ids,
         {{ broken_rule_ids('warning', 'current_rows') }} as warning_rule_ids,
-        {{ implausible_fields('current_rows') }} as implausible_fields
+        {{ implausible_fields('current_rows') }} as implausible_fields,
+        coalesce(outliers.outlier_warning_fields, '{}') as outlier_warning_fields,
+        coalesce(outliers.outlier_held_out_fields, '{}') as outlier_held_out_fields,
+        coalesce(outliers.outliers, '[]'::jsonb) as outliers
     from current_rows
+    left join outliers
+        on
+            current_rows.institution_code = outliers.institution_code
+            and current_rows.report_date = outliers.report_date
+            and current_rows.hospital = outliers.hospital
+            and current_rows.department = outliers.department
 
 ),
 
@@ -110,7 +152,9 @@ final as (
         case
             when cardinality(classified.quarantine_rule_ids) > 0 then 'quarantined'
             when cardinality(classified.implausible_fields) > 0 then 'quarantined'
+            when cardinality(classified.outlier_held_out_fields) > 0 then 'quarantined'
             when cardinality(classified.warning_rule_ids) > 0 then 'warning'
+            when cardinality(classified.outlier_warning_fields) > 0 then 'warning'
             else 'valid'
         end as rule_status,
         now() as processed_at  -- the run's transaction time: one value for every row it writes

@@ -1,4 +1,6 @@
 -- The 18 indicators of Appendix B and the 5 supplementary ones, from the indicators seed.
+-- One defined on a non-additive field is refused here, when the definitions load.
+{{ refuse_non_additive_indicators() }}
 with
 
 indicators as (

@@ -195,26 +195,12 @@ indicator_sums as (
         indicators.indicator_id,
         indicators.target_rate as target,
         indicators.higher_is_better,
-        case indicators.numerator_column
-            {%- for column in counts %}
-                when '{{ column }}' then compared_sums.{{ column }}
-            {%- endfor %}
-        end as numerator,
-        case indicators.denominator_column
-            {%- for column in counts %}
-                when '{{ column }}' then compared_sums.{{ column }}
-            {%- endfor %}
-        end as denominator,
-        case indicators.numerator_column
-            {%- for column in counts %}
-                when '{{ column }}' then compared_sums.last_year_{{ column }}
-            {%- endfor %}
-        end as last_year_numerator,
-        case indicators.denominator_column
-            {%- for column in counts %}
-                when '{{ column }}' then compared_sums.last_year_{{ column }}
-            {%- endfor %}
-        end as last_year_denominator
+        {{ indicator_count('indicators.numerator_column', 'compared_sums', counts) }} as numerator,
+        {{ indicator_count('indicators.denominator_column', 'compared_sums', counts) }} as denominator,
+        {{ indicator_count('indicators.numerator_column', 'compared_sums', counts, 'last_year_') }}
+            as last_year_numerator,
+        {{ indicator_count('indicators.denominator_column', 'compared_sums', counts, 'last_year_') }}
+            as last_year_denominator
     from compared_sums
     cross join indicators
 
@@ -288,16 +274,11 @@ final as (
         built_sums.numerator,
         built_sums.denominator,
         built_sums.target,
-        round(100.0 * built_sums.numerator / nullif(built_sums.denominator, 0), 4) as rate,
-        case
-            when
-                built_sums.denominator = 0 or built_sums.target is null or built_sums.higher_is_better is null
-                then null
-            when built_sums.higher_is_better
-                then 100.0 * built_sums.numerator >= built_sums.target * built_sums.denominator
-            else 100.0 * built_sums.numerator <= built_sums.target * built_sums.denominator
-        end as meets_target,
-        round(100.0 * built_sums.last_year_numerator / nullif(built_sums.last_year_denominator, 0), 4)
+        {{ indicator_rate('built_sums.numerator', 'built_sums.denominator') }} as rate,
+        {{ indicator_meets_target(
+            'built_sums.numerator', 'built_sums.denominator', 'built_sums.target', 'built_sums.higher_is_better'
+        ) }} as meets_target,
+        {{ indicator_rate('built_sums.last_year_numerator', 'built_sums.last_year_denominator') }}
             as rate_same_period_last_year,
         (
             built_sums.period_start
@@ -306,13 +287,9 @@ final as (
             end
         )::date - 1 > as_of.as_of_date
         or coalesce(entity_gaps.has_missing_days, false) as is_partial_period,
-        case
-            when built_sums.denominator > 0
-                then
-                    built_sums.denominator * province_sums.numerator < 5 * province_sums.denominator
-                    or built_sums.denominator * (province_sums.denominator - province_sums.numerator)
-                    < 5 * province_sums.denominator
-        end as is_small_denominator
+        {{ indicator_is_small_denominator(
+            'built_sums.denominator', 'province_sums.numerator', 'province_sums.denominator'
+        ) }} as is_small_denominator
     from built_sums
     cross join as_of
     left join province_sums

@@ -1,6 +1,6 @@
 -- Current department rows held out of the indicators because they break a quarantine rule (a numerator
--- above its denominator) or hold a count above the plausibility bound, with every reason; the feedback
--- report to the institution reads it.
+-- above its denominator), hold a count above the plausibility bound or one far above the department's own
+-- history, with every reason; the feedback report to the institution reads it.
 -- depends_on: {{ ref('count_fields') }}
 -- depends_on: {{ ref('int_department_days_touched') }}
 -- depends_on: {{ ref('dim_institutions') }}
@@ -33,6 +33,9 @@ final as (
         quarantine_rule_ids,
         implausible_fields,
         warning_rule_ids,
+        outlier_held_out_fields,
+        outlier_warning_fields,
+        outliers,
         {%- for column in count_columns() %}
             {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}

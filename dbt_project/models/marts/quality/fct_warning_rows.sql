@@ -1,5 +1,5 @@
--- Current, published department rows that break only warning rules: counted in the indicators, flagged
--- and reported back to the institution.
+-- Current, published department rows that break only warning rules or hold a count outside its usual range
+-- (outliers against the department's own history): counted in the indicators, flagged and reported back.
 -- depends_on: {{ ref('count_fields') }}
 -- depends_on: {{ ref('int_department_days_touched') }}
 -- depends_on: {{ ref('dim_institutions') }}
@@ -30,6 +30,8 @@ final as (
         channel,
         received_at,
         warning_rule_ids,
+        outlier_warning_fields,
+        outliers,
         {%- for column in count_columns() %}
             {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}

@@ -1,9 +1,10 @@
 """Indicators: a region's 18 + 5 indicators in a period against target and the same period last year, one
-indicator's monthly trend with its target line, and the region's institutions compared on it."""
+indicator's monthly trend with its target line, its days in the period's last month, and the region's
+institutions compared on it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -49,14 +50,18 @@ def indicators_page(request: Request, region: str | None = None, period: str | N
         trail = regions.trail(conn, user.user.region_code, shown.code)
         published = indicators.is_published(conn)
         publication = current_publication(conn) if published else None
-        values, trend, last_year, compared = {}, [], [], []
+        values, trend, last_year, compared, days = {}, [], [], [], []
         months = trailing_months(chosen.end, TREND_MONTHS)
+        # the days of the month shown, or of a quarter's or year's last month
+        day_month = chosen.end.replace(day=1)
+        calendar = [day_month + timedelta(days=n) for n in range((chosen.end - day_month).days + 1)]
         if published:
             values = indicators.region_values(conn, shown.level, shown.code, chosen)
             trend = indicators.monthly_rates(conn, shown.level, shown.code, indicator, months)
             last_year = indicators.monthly_rates(conn, shown.level, shown.code, indicator,
                                                  [_year_before(m) for m in months])
             compared = indicators.institutions_compared(conn, shown.level, shown.code, indicator, chosen)
+            days = indicators.daily_rates(conn, shown.level, shown.code, indicator, day_month, chosen.end)
         divisions = regions.divisions(conn, shown.code)
     selected = definitions[indicator]
     target = charts.percent(selected.target_rate)
@@ -66,6 +71,11 @@ def indicators_page(request: Request, region: str | None = None, period: str | N
         "chart-trend", f"{selected.indicator_id} {selected.name_zh} 月度趋势 / monthly trend",
         [charts.Point(f"{m:%Y-%m}", rates.get(m)) for m in months], target=target,
         comparison=[charts.Point(f"{m:%Y-%m}", earlier.get(_year_before(m))) for m in months])
+    day_rates = {d.report_date: d for d in days}
+    daily_chart = charts.line_chart(
+        "chart-daily", f"{selected.indicator_id} {selected.name_zh} {day_month:%Y-%m} 日趋势 / daily",
+        [charts.Point(f"{d:%m-%d}", charts.percent(day_rates[d].rate) if d in day_rates else None)
+         for d in calendar], target=target)
     comparison_chart = charts.horizontal_bars(
         "chart-institutions", f"{selected.indicator_id} 机构比较 / institutions compared",
         [charts.Bar(v.entity_name or v.entity_code, charts.percent(v.rate),
@@ -78,6 +88,7 @@ def indicators_page(request: Request, region: str | None = None, period: str | N
         "publication": publication, "trend_chart": trend_chart, "comparison_chart": comparison_chart,
         "compared": compared, "divisions": divisions, "months": months, "rates": rates, "earlier": earlier,
         "partial_months": {m.period_start for m in trend if m.is_partial_period}, "funnel_names": FUNNEL_NAMES,
-        "funnel_marks": FUNNEL_MARKS,
+        "funnel_marks": FUNNEL_MARKS, "daily_chart": daily_chart, "day_month": day_month, "calendar": calendar,
+        "day_rates": day_rates,
     }, user=user)
 

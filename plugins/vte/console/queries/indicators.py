@@ -1,5 +1,6 @@
 """Indicator values as published (marts.fct_indicator_values): a region's, its trend, its institutions' with
-where each lies against the region's funnel limits (marts.fct_institution_funnel)."""
+where each lies against the region's funnel limits (marts.fct_institution_funnel), and its days
+(marts.fct_daily_indicator_values)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ class MonthRate:
     numerator: int
     denominator: int
     is_partial_period: bool
+
+
+@dataclass(frozen=True)
+class DayRate:
+    report_date: date
+    rate: Decimal | None
+    numerator: int
+    denominator: int
+    is_small_denominator: bool | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,20 @@ def monthly_rates(conn: psycopg.Connection, region_level: str, region_code: str,
             " where level = %s and entity_code = %s and indicator_id = %s and period_type = 'month'"
             " and period_start = any(%s) order by period_start",
             (region_level, region_code, indicator_id, months)).fetchall()
+
+
+def daily_rates(conn: psycopg.Connection, level: str, code: str, indicator_id: str, first: date,
+                last: date) -> list[DayRate]:
+    """The entity's rate of one indicator on each day from ``first`` to ``last`` that has a value, oldest first
+    (none before the publication that added the daily values)."""
+    if not conn.execute("select to_regclass('marts.fct_daily_indicator_values') is not null").fetchone()[0]:
+        return []
+    with conn.cursor(row_factory=class_row(DayRate)) as cur:
+        return cur.execute(
+            "select report_date, rate, numerator, denominator, is_small_denominator"
+            " from marts.fct_daily_indicator_values where level = %s and entity_code = %s and indicator_id = %s"
+            " and report_date between %s and %s order by report_date",
+            (level, code, indicator_id, first, last)).fetchall()
 
 
 def institutions_compared(conn: psycopg.Connection, region_level: str, region_code: str, indicator_id: str,

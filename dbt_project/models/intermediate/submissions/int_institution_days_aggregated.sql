@@ -1,0 +1,67 @@
+-- Published (non-quarantined) counts summed by institution and report date: the small table the daily
+-- indicator values (fct_daily_indicator_values) are rolled up from, one row per institution-day instead of
+-- ~30 department rows, so a day's regional values read its institutions' rows, not its department rows.
+-- Incremental as int_department_months_aggregated: the institution-dates whose rows changed since the last
+-- run are recomputed whole. distinct_discharge_hospital is left out: it is not additive across departments.
+-- depends_on: {{ ref('count_fields') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['institution_code', 'report_date'],
+        indexes=[{'columns': ['institution_code', 'report_date']}, {'columns': ['report_date']}],
+    )
+}}
+
+with
+
+department_days as (
+
+    select * from {{ ref('int_department_days_classified') }}
+
+),
+
+touched_days as (
+
+    select
+        *,
+        rule_status = 'quarantined' as is_quarantined
+    from department_days
+    {% if is_incremental() %}
+        -- a date's rows are one version, loaded together: all of them pass or none
+        where submission_loaded_at > (
+            select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+            from {{ this }} as processed
+        )
+        {{ or_in_reprocess_window('report_date') }}
+    {% endif %}
+
+),
+
+aggregated as (
+
+    select
+        institution_code,
+        report_date,
+        count(*) filter (where not is_quarantined) as published_departments,
+        count(*) filter (where is_quarantined) as quarantined_departments,
+        max(submission_loaded_at) as last_submission_loaded_at,
+        {%- for column in count_columns(additive_only=true) %}
+            coalesce(sum({{ column }}) filter (where not is_quarantined), 0) as {{ column }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from touched_days
+    group by institution_code, report_date
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['institution_code', 'report_date']) }} as institution_day_key,
+        aggregated.*
+    from aggregated
+
+)
+
+select * from final
