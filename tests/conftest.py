@@ -178,3 +178,16 @@ def in_published_home(published_pipeline, monkeypatch) -> PublishedPipeline:
     """Run the test against the published pipeline's VTE_HOME (its warehouse, landing zone, exports)."""
     monkeypatch.setenv("VTE_HOME", str(published_pipeline.settings.home))
     return published_pipeline
+
+
+# Under pytest-xdist (`make test` runs two workers, --dist loadgroup) a group runs whole on one worker, so the
+# session worlds its tests share are built once: one group per folder, and the folders that read the published
+# pipeline's world (published_pipeline above) in one.
+_SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "published"}
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(root).parts[0].removesuffix(".py")
+        item.add_marker(pytest.mark.xdist_group(_SHARED_WORLDS.get(folder, folder)))

@@ -2,6 +2,8 @@
 
 The load is idempotent: ``raw.landing_loads`` records what happened to each document (by its path relative to
 the landing root, so a moved VTE_HOME keeps its history), and documents already recorded are not read again.
+A load reads the documents the zone's arrivals journal lists since the last load (vte.landing.arrivals), so its
+cost is what arrived, not the zone's years; a full scan walks the whole zone.
 Department rows go in with COPY, one transaction per batch of documents.
 
 Each document is checked once, cheaply: its payload line must hash to the recorded SHA-256, and msgspec
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -32,7 +35,7 @@ import psycopg
 
 from vte.domain import count_fields
 from vte.submission import INT4_MAX
-from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, payload_checksum, split_document
+from vte.landing import CHANNELS, DOCUMENT_PATTERN, LandingZone, arrivals, payload_checksum, split_document
 
 BATCH_DOCUMENTS = 500
 _LOAD_LOCK_ID = 0x5654_4502  # one loader at a time, so two runs never load the same document twice
@@ -299,19 +302,63 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+def _journal_offsets(conn: psycopg.Connection, zone_id: str | None) -> dict[str, int] | None:
+    """How far each of the zone's arrivals journal files was read; None before its journal was ever read (or
+    while it has none): a full scan is due."""
+    if zone_id is None:
+        return None
+    offsets = dict(conn.execute("select file_name, loaded_bytes from raw.landing_journal_files where zone_id = %s",
+                                (zone_id,)).fetchall())
+    return offsets or None
+
+
+def _save_journal_offsets(conn: psycopg.Connection, zone_id: str | None, offsets: dict[str, int]) -> None:
+    if zone_id is None:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "insert into raw.landing_journal_files (zone_id, file_name, loaded_bytes) values (%s, %s, %s)"
+            " on conflict (zone_id, file_name) do update set loaded_bytes = excluded.loaded_bytes,"
+            " updated_at = now() where raw.landing_journal_files.loaded_bytes <> excluded.loaded_bytes",
+            [(zone_id, name, size) for name, size in offsets.items()])
+
+
+def _pending_by_scan(conn: psycopg.Connection, zone: LandingZone) -> tuple[list[str], int]:
+    """Every document of the zone not recorded in raw.landing_loads, and how many are."""
+    recorded = _recorded_paths(conn)
+    documents = list(zone.iter_relative())
+    pending = [relative for relative in documents if relative not in recorded]
+    return pending, len(documents) - len(pending)
+
+
+def _pending_by_journal(conn: psycopg.Connection, zone: LandingZone, listed: list[str]) -> tuple[list[str], int]:
+    """The journal's documents not recorded in raw.landing_loads, and how many are (or are not in the zone)."""
+    recorded = {row[0] for row in conn.execute(
+        "select document_path from raw.landing_loads where document_path = any(%s)", (listed,))}
+    pending = [relative for relative in listed
+               if relative not in recorded and os.path.exists(os.path.join(zone.root, relative))]
+    return pending, len(listed) - len(pending)
+
+
 def load_landing_zone(conn: psycopg.Connection, zone: LandingZone | None = None,
-                      batch_documents: int = BATCH_DOCUMENTS) -> LoadReport:
+                      batch_documents: int = BATCH_DOCUMENTS, *, full_scan: bool = False) -> LoadReport:
     """Load every landed document not yet recorded in raw.landing_loads (``conn`` in autocommit mode).
 
+    The documents are those the arrivals journal lists since the last load; ``full_scan`` (and the first load,
+    before the journal was ever read) walks the whole zone instead, for documents that reached it another way.
     The next batch is read and checked in a second thread while PostgreSQL stores the current one, so the
     loader's own work hides behind the database's."""
     zone = zone or LandingZone()
     conn.execute("select pg_advisory_lock(%s)", (_LOAD_LOCK_ID,))
     try:
-        recorded = _recorded_paths(conn)
-        documents = list(zone.iter_relative())
-        pending = [relative for relative in documents if relative not in recorded]
-        skipped = len(documents) - len(pending)
+        zone_id = arrivals.zone_id(zone.root)
+        offsets = _journal_offsets(conn, zone_id)
+        # Read before a scan starts: whatever the journal lists up to here, the scan sees.
+        journal = arrivals.read_since(zone.root, offsets or {})
+        if full_scan or offsets is None:
+            pending, skipped = _pending_by_scan(conn, zone)
+        else:
+            pending, skipped = _pending_by_journal(conn, zone, journal.paths)
         loaded = corrupt = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vte-ingest-parse") as reader:
             batches = _batches(pending, batch_documents)
@@ -322,6 +369,8 @@ def load_landing_zone(conn: psycopg.Connection, zone: LandingZone | None = None,
                 upcoming = reader.submit(_parse_batch, zone, following) if following else None
                 n_loaded, n_corrupt = _store_batch(conn, zone, batch)
                 loaded, corrupt = loaded + n_loaded, corrupt + n_corrupt
+        # After the documents: a load stopped part-way reads the same lines again, and skips what it stored.
+        _save_journal_offsets(conn, zone_id, journal.offsets)
         return LoadReport(loaded=loaded, skipped=skipped, corrupt=corrupt)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOAD_LOCK_ID,))

@@ -13,7 +13,7 @@ from conftest import valid_row
 
 from vte import registry
 from vte.ingest import CorruptDocument, load_landing_zone, parse_document
-from vte.landing import LandingZone, canonical_json, payload_checksum, read_document
+from vte.landing import LandingZone, arrivals, canonical_json, payload_checksum, read_document
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,9 @@ def test_loading_is_idempotent_and_keeps_every_version(db, account, tmp_path):
 
     assert load_landing_zone(db, zone).__dict__ == {"loaded": 3, "skipped": 0, "corrupt": 0}
     assert raw_counts(db) == (3, 6)
-    assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 3, "corrupt": 0}
+    # The journal lists nothing new; a full scan finds all three, already loaded.
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 0, "corrupt": 0}
+    assert load_landing_zone(db, zone, full_scan=True).__dict__ == {"loaded": 0, "skipped": 3, "corrupt": 0}
     assert raw_counts(db) == (3, 6)
 
     row = db.execute(
@@ -88,7 +90,8 @@ def test_corrupt_documents_are_recorded_with_the_reason_and_do_not_stop_the_load
     assert recorded.keys() == bad.keys()
     for path, expected_reason in bad.items():
         assert expected_reason in recorded[path], (path, recorded[path])
-    assert load_landing_zone(db, zone).__dict__ == {"loaded": 0, "skipped": 1 + len(bad), "corrupt": 0}
+    assert load_landing_zone(db, zone, full_scan=True).__dict__ == {"loaded": 0, "skipped": 1 + len(bad),
+                                                                    "corrupt": 0}
 
 
 def _one_object(landed, tmp_path):
@@ -185,3 +188,38 @@ def test_a_payload_line_with_a_matching_checksum_but_no_payload_in_it_is_corrupt
     content = canonical_json(header) + b"\n" + payload_line
     with pytest.raises(CorruptDocument, match=reason):
         parse_document(content, landed.path.relative_to(tmp_path).as_posix())
+
+
+def test_loads_after_the_first_read_the_arrivals_journal(db, account, tmp_path):
+    """The first load of a zone walks it; later loads read what the journal lists since (a retry the intake
+    acknowledged again is listed again and skipped); a document copied in by hand waits for a full scan."""
+    rng = random.Random(10)
+    zone = LandingZone(root=tmp_path / "landing")
+    land(zone, account, date(2025, 9, 1), [valid_row(rng, "本院", "A")])
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 1, "skipped": 0, "corrupt": 0}
+
+    rows = [valid_row(rng, "本院", "A")]
+    second = land(zone, account, date(2025, 9, 2), rows)
+    assert land(zone, account, date(2025, 9, 2), rows).duplicate  # a retry: listed again, stored once
+    journal = zone.root / arrivals.ARRIVALS_DIR
+    listed = [line for f in sorted(journal.glob("*.log")) for line in f.read_text().splitlines()]
+    assert listed[-2:] == [second.path.relative_to(zone.root).as_posix()] * 2
+    copied_id, payload = "00000000-0000-4000-8000-000000000903", {"date": "2025-09-03", "data": rows}
+    copied = _write(zone.root, f"INGEST01/2025-09-03/v0001-{copied_id}.json", canonical_json(
+        {**read_document(second.path), "report_date": "2025-09-03", "submission_id": copied_id,
+         "payload": payload, "payload_sha256": payload_checksum(payload)}))
+    # A line still being written is left for the next load.
+    with open(sorted(journal.glob("*.log"))[-1], "a") as f:
+        f.write("INGEST01/2025-09-04/v0001-")
+    assert load_landing_zone(db, zone).__dict__ == {"loaded": 1, "skipped": 0, "corrupt": 0}
+    assert db.execute("select count(*) from raw.landing_loads where document_path = %s",
+                      (copied,)).fetchone()[0] == 0
+    report = load_landing_zone(db, zone, full_scan=True)
+    assert (report.loaded, report.skipped) == (1, 2)  # the copy; the two journalled documents
+    assert db.execute("select status from raw.landing_loads where document_path = %s",
+                      (copied,)).fetchone()[0] == "loaded"
+    # The offsets belong to this zone: another zone with a journal of the same day starts with a full scan.
+    other = LandingZone(root=tmp_path / "other")
+    land(other, account, date(2025, 9, 5), [valid_row(rng, "本院", "A")])
+    assert arrivals.zone_id(other.root) != arrivals.zone_id(zone.root)
+    assert load_landing_zone(db, other).loaded == 1

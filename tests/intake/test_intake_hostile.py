@@ -265,10 +265,13 @@ def test_downloads_are_logged_as_served_not_refused(hostile, settings):
     responses = [hostile.http.get("/xt/excel/template"), hostile.http.get("/openapi.json")]
     ids = {r.headers["X-Request-ID"] for r in responses if r.status_code == 200}
     assert len(ids) == 2
-    outcomes = {}
-    for path in settings.audit_dir.glob("intake-*.jsonl"):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if record["request_id"] in ids:
-                outcomes[record["request_id"]] = record["outcome"]
+    # A request is logged once its answer is sent: the client may read the answer first.
+    deadline, outcomes = time.monotonic() + 10, {}
+    while len(outcomes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        for path in settings.audit_dir.glob("intake-*.jsonl"):
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["request_id"] in ids:
+                    outcomes[record["request_id"]] = record["outcome"]
     assert set(outcomes.values()) == {"served"} and len(outcomes) == 2

@@ -4,8 +4,9 @@ Every accepted submission becomes one immutable document (vte.landing.documents)
 ``<root>/<institution_code>/<report_date>/v<version>-<submission_id>.json``. It is written to a temporary
 file, flushed, renamed into place and the rename flushed before the intake answers; concurrent submissions
 share those flushes (vte.landing.durability.GroupSync). Versions are numbered per institution and report date
-(the master index of §6.1 b) under a file lock, so concurrent workers never hand out the same number. The
-intake does not need the warehouse to accept data.
+(the master index of §6.1 b) under a file lock, so concurrent workers never hand out the same number. Each
+stored document is also listed in the arrivals journal (vte.landing.arrivals), which the ingest reads instead
+of walking the zone. The intake does not need the warehouse to accept data.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from vte.config import Settings, get_settings
+from vte.landing import arrivals
 from vte.landing.documents import canonical_json, encode_document, read_header
 from vte.landing.durability import GroupSync, write_file
 
@@ -103,9 +105,11 @@ class LandingZone:
                     "source_file": source_file,
                 }
                 landed = self._store(directory, header, payload_bytes)
-        # The rename (or, for a retry, the version another writer may have just renamed) is on disk before
-        # the caller answers.
-        self.sync.flush([directory, directory.parent, self.root])
+        # Journalled and on disk before the caller answers: the rename (or, for a retry, the version another
+        # writer may have just renamed) and its line in the arrivals journal, which a retry writes again in
+        # case the first attempt stopped between the two.
+        journal = arrivals.record(self.root, f"{institution_code}/{report_date}/{landed.path.name}")
+        self.sync.flush([directory, directory.parent, self.root, journal, journal.parent])
         return landed
 
     def _store(self, directory: Path, header: dict, payload_bytes: bytes) -> Landed:
@@ -130,6 +134,8 @@ class LandingZone:
         """Every landed document as its path relative to the root (``code/date/v0001-id.json``), in the order
         of ``iter_documents``; plain strings, which a walk over a year of documents needs."""
         for institution in _subdirectories(self.root):
+            if institution.startswith("."):  # the arrivals journal
+                continue
             for day in _subdirectories(os.path.join(self.root, institution)):
                 names = os.listdir(os.path.join(self.root, institution, day))
                 found = sorted((int(m["version"]), name) for name in names if (m := DOCUMENT_PATTERN.match(name)))

@@ -113,10 +113,12 @@ def replace_slices(conn: psycopg.Connection, candidate: str, published: str) -> 
         conn.execute(sql.SQL("delete from {} as target using ({}) as touched where {}").format(
             target, sql.SQL(TOUCHED[keys]), match))
         column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+        # A day-grain table partitioned by month gets the months loaded since it was built (migration 022).
+        conn.execute("select partitions.add_report_months(%s::regclass)", (target.as_string(conn),))
         written[table] = conn.execute(sql.SQL("insert into {} ({}) select {} from {}").format(
             target, column_list, column_list, source)).rowcount
     for name, kind in conn.execute(
-            "select relname, relkind from pg_class where relnamespace = %s::regnamespace and relkind in ('r', 'v')"
+            "select relname, relkind from pg_class where relnamespace = %s::regnamespace and relkind in ('r', 'p', 'v')"
             " and relname <> all(%s) order by relname", (candidate, [*SLICED_TABLES, MERGED_VIEW])).fetchall():
         noun = sql.SQL("view" if kind == "v" else "table")
         conn.execute(sql.SQL("drop {} if exists {} cascade").format(noun, sql.Identifier(published, name)))

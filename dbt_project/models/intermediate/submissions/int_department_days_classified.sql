@@ -4,6 +4,7 @@
 -- disappears. Incremental by load time, not report date, so a late correction of an old date is picked up.
 -- processed_at marks the rows (re)written by the latest run: the gate measures those, not all history.
 -- Each row's counts are also compared with the department's own history (outlier_rules seed, macros/outliers.sql).
+-- Partitioned by month of report date (macros/month_partitions.sql), as raw is.
 -- depends_on: {{ ref('consistency_rules') }}
 -- depends_on: {{ ref('count_fields') }}
 -- depends_on: {{ ref('outlier_rules') }}
@@ -12,6 +13,8 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['institution_code', 'report_date'],
+        partition_by_month='report_date',
+        pre_hook=["{{ add_month_partitions() }}"],
         indexes=[
             {'columns': ['institution_code', 'report_date']},
             {'columns': ['submission_loaded_at']},

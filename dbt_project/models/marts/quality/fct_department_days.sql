@@ -1,9 +1,10 @@
 -- Published department-day counts: the current version of each date, quarantined rows held out.
+-- Partitioned by month of report date (macros/month_partitions.sql), as raw is.
 -- depends_on: {{ ref('count_fields') }}
 -- depends_on: {{ ref('int_department_days_touched') }}
 -- depends_on: {{ ref('dim_institutions') }}
 -- depends_on: {{ ref('dim_indicators') }}
-{{ config(indexes=[{'columns': ['institution_code', 'report_date']}]) }}
+{{ config(partition_by_month='report_date', indexes=[{'columns': ['institution_code', 'report_date']}]) }}
 with
 
 department_days as (
