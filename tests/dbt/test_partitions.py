@@ -9,7 +9,8 @@ from psycopg import sql
 
 pytestmark = pytest.mark.slow
 
-DAY_GRAIN_TABLES = ("int.int_department_days_classified", "marts.fct_department_days")
+DAY_GRAIN_TABLES = ("int.int_department_days_classified", "int.int_institution_days_aggregated",
+                    "marts.fct_department_days", "marts.fct_daily_indicator_values")
 
 
 def month_bounds(db, parent: str) -> dict[str, tuple[str, str, str]]:

@@ -3,12 +3,15 @@
 -- ~30 department rows, so a day's regional values read its institutions' rows, not its department rows.
 -- Incremental as int_department_months_aggregated: the institution-dates whose rows changed since the last
 -- run are recomputed whole. distinct_discharge_hospital is left out: it is not additive across departments.
+-- Partitioned by month of report date (macros/month_partitions.sql), as raw is.
 -- depends_on: {{ ref('count_fields') }}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['institution_code', 'report_date'],
+        partition_by_month='report_date',
+        pre_hook=["{{ add_month_partitions() }}"],
         indexes=[{'columns': ['institution_code', 'report_date']}, {'columns': ['report_date']}],
     )
 }}

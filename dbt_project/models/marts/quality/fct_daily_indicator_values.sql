@@ -8,7 +8,9 @@
 -- complete only for the report dates the run touched (all institutions of such a date: its regional sums
 -- and the province's proportion move): the publish step replaces those dates of the published table.
 -- depends_on: {{ ref('count_fields') }}
-{{ config(indexes=[{'columns': ['report_date']}, {'columns': ['entity_code', 'indicator_id', 'report_date']}]) }}
+-- Partitioned by month of report date (macros/month_partitions.sql), as raw is.
+{{ config(partition_by_month='report_date',
+          indexes=[{'columns': ['report_date']}, {'columns': ['entity_code', 'indicator_id', 'report_date']}]) }}
 {%- set counts = count_columns(additive_only=true) %}
 {%- set complete = 'true' if publication_is_complete() else 'false' %}
 
