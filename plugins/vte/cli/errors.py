@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from datetime import date
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import httpx
 import psycopg
+import typer
 
 from vte.dbt import DbtFailed
 from vte.warehouse import WarehouseNotRunning
@@ -64,3 +67,17 @@ def report(exc: BaseException, argv: list[str]) -> int:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"error: {one_line(exc)}", file=sys.stderr)
     return 1
+
+
+def refuse(exc: Exception) -> NoReturn:
+    """End a command that the input or the warehouse refused: its one line, exit status 2."""
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def parse_from(text: str) -> date:
+    """A --from option's report date, or the command refused with what to type."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        refuse(ValueError(f"--from {text!r} is not a date (yyyy-mm-dd)"))

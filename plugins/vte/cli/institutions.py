@@ -1,12 +1,11 @@
 """``vte institutions``: suspend, resume or close an institution from a report date on (audited)."""
 
-from datetime import date
-
 import typer
 
 from vte import lifecycle, registry
 from vte import warehouse as wh
 from vte.access import roles
+from vte.cli.errors import parse_from, refuse
 from vte.cli import roster
 
 app = typer.Typer(help="An institution's lifecycle: suspended, closed or resumed from a report date on.",
@@ -18,25 +17,13 @@ FROM = typer.Option(..., "--from", help="The first report date it applies to (yy
 REASON = typer.Option(..., "--reason", help="Why (kept with the change and in the audit).")
 
 
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _fail(ValueError(f"--from {text!r} is not a date (yyyy-mm-dd)"))
-
-
 def _change(action, institution_code: str, from_date: str, reason: str, done: str) -> None:
-    day = _date(from_date)
+    day = parse_from(from_date)
     try:
         with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             action(conn, institution_code, day, reason)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
-        _fail(exc)
+        refuse(exc)
     typer.echo(f"{institution_code} {done} {day.isoformat()} on")
 
 
@@ -64,7 +51,7 @@ def show(institution_code: str = CODE) -> None:
     with wh.connect(role=roles.ADMIN) as conn:
         if not conn.execute("select 1 from registry.institutions where institution_code = %s",
                             (institution_code,)).fetchone():
-            _fail(registry.RegistryError(f"institution {institution_code} is not registered (机构未注册)"))
+            refuse(registry.RegistryError(f"institution {institution_code} is not registered (机构未注册)"))
         status, first = lifecycle.since(conn, institution_code)
         periods = lifecycle.periods(conn, institution_code)
         changes = lifecycle.history(conn, institution_code)

@@ -1,12 +1,11 @@
 """``vte institutions roster``: an institution's expected campuses and departments (vte.roster), audited."""
 
-from datetime import date
-
 import typer
 
 from vte import registry, roster
 from vte import warehouse as wh
 from vte.access import roles
+from vte.cli.errors import parse_from, refuse
 
 app = typer.Typer(help="Expected departments: a department absent from a day's newest version is missing, not zero.",
                   no_args_is_help=True)
@@ -16,18 +15,6 @@ CAMPUS = typer.Option(..., "--campus", help="The campus, as the interface's `hos
 DEPARTMENT = typer.Option(..., "--department", help="The department id, as the interface's `dept`.")
 FROM = typer.Option(..., "--from", help="The first report date it applies to (yyyy-mm-dd).")
 REASON = typer.Option(..., "--reason", help="Why (kept with the roster and in the audit).")
-
-
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _fail(ValueError(f"--from {text!r} is not a date (yyyy-mm-dd)"))
 
 
 def _line(entry: roster.ExpectedDepartment) -> str:
@@ -48,7 +35,7 @@ def show(institution_code: str = CODE) -> None:
                 raise registry.RegistryError(f"institution {institution_code} is not registered (机构未注册)")
             entries = roster.entries(conn, institution_code)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
-        _fail(exc)
+        refuse(exc)
     if not entries:
         typer.echo(f"{institution_code}: no roster: only whole days are expected (`roster learn` proposes one)")
         return
@@ -77,7 +64,7 @@ def learn(institution_code: str = CODE,
         with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             roster.confirm(conn, proposal)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
-        _fail(exc)
+        refuse(exc)
     typer.echo(f"{institution_code}: {len(proposal.departments)} departments expected from {proposal.month.isoformat()}")
 
 
@@ -86,12 +73,12 @@ def add(institution_code: str = CODE, campus: str = CAMPUS, department: str = DE
         reason: str = REASON,
         name: str = typer.Option(None, "--name", help="The department's name (default: its id).")) -> None:
     """Expect a department from --from on (declared for the hospital)."""
-    day = _date(from_date)
+    day = parse_from(from_date)
     try:
         with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             entry = roster.add(conn, institution_code, campus, department, day, reason, name)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
-        _fail(exc)
+        refuse(exc)
     typer.echo(f"{institution_code}: {entry.campus}/{entry.department_code} expected from {day.isoformat()} on")
 
 
@@ -99,10 +86,10 @@ def add(institution_code: str = CODE, campus: str = CAMPUS, department: str = DE
 def close(institution_code: str = CODE, campus: str = CAMPUS, department: str = DEPARTMENT, from_date: str = FROM,
           reason: str = REASON) -> None:
     """No longer expect a department from --from on (earlier dates still are)."""
-    day = _date(from_date)
+    day = parse_from(from_date)
     try:
         with wh.connect(role=roles.ADMIN, autocommit=True) as conn:
             entry = roster.close(conn, institution_code, campus, department, day, reason)
     except (registry.RegistryError, wh.WarehouseNotRunning) as exc:
-        _fail(exc)
+        refuse(exc)
     typer.echo(f"{institution_code}: {entry.campus}/{entry.department_code} not expected from {day.isoformat()} on")
