@@ -180,14 +180,18 @@ def in_published_home(published_pipeline, monkeypatch) -> PublishedPipeline:
     return published_pipeline
 
 
-# Under pytest-xdist (`make test` runs two workers, --dist loadgroup) a group runs whole on one worker, so the
-# session worlds its tests share are built once: one group per folder, and the folders that read the published
-# pipeline's world (published_pipeline above) in one.
+# Under pytest-xdist (`make test` runs two workers) a folder's tests run whole on one worker, so the session
+# worlds they share are built once; the folders that read the published pipeline's world (published_pipeline
+# above) count as one. (xdist's own --dist loadgroup cannot regroup tests under pytest 9.)
 _SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "published"}
 
 
-def pytest_collection_modifyitems(config, items):
-    root = Path(__file__).parent
-    for item in items:
-        folder = item.path.relative_to(root).parts[0].removesuffix(".py")
-        item.add_marker(pytest.mark.xdist_group(_SHARED_WORLDS.get(folder, folder)))
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            folder = nodeid.split("::")[0].split("/")[1].removesuffix(".py")  # tests/<folder>/… or tests/<file>
+            return _SHARED_WORLDS.get(folder, folder)
+
+    return FolderScheduling(config, log)
