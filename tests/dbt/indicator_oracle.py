@@ -66,6 +66,7 @@ def current_rows(conn, as_of: datetime) -> list[dict]:
             newest[key] = (submission_id, version, received_at)
     by_submission = {sid: (*key, received_at) for key, (sid, _, received_at) in newest.items()}
     columns = ", ".join(f.column for f in fields)
+    outliers = outlier_judgements(conn)
     rows = []
     for submission_id, hospital, dept, *counts in conn.execute(
         f"select submission_id, hospital, dept, {columns} from raw.submission_rows"
@@ -73,9 +74,22 @@ def current_rows(conn, as_of: datetime) -> list[dict]:
         if submission_id in by_submission:
             institution, report_date, received_at = by_submission[submission_id]
             counts_by_name = {f.name: value for f, value in zip(fields, counts)}
+            warned, held_out = outliers.get((submission_id, hospital, dept), (False, False))
             rows.append({"institution": institution, "date": report_date, "hospital": hospital, "dept": dept,
-                         "counts": counts_by_name, "submission_id": submission_id, "received_at": received_at})
+                         "counts": counts_by_name, "submission_id": submission_id, "received_at": received_at,
+                         "outlier_warning": warned, "outlier_held_out": held_out})
     return rows
+
+
+def outlier_judgements(conn) -> dict[tuple, tuple[bool, bool]]:
+    """(submission, campus, department) → (warned, held out) as outliers against the department's own history.
+    Taken from the build: the statistics are tested on their own (test_outliers.py); here they only decide, as
+    in the marts, which rows other worlds of the session hold out or warn about."""
+    return {(submission_id, hospital, dept): (warned, held_out) for submission_id, hospital, dept, warned, held_out
+            in conn.execute(
+                "select submission_id, hospital, department, cardinality(outlier_warning_fields) > 0,"
+                " cardinality(outlier_held_out_fields) > 0 from int.int_department_days_classified"
+                " where cardinality(outlier_warning_fields) + cardinality(outlier_held_out_fields) > 0")}
 
 
 def is_quarantined(counts: dict[str, int]) -> bool:
@@ -91,7 +105,7 @@ def indicator_values(conn, built_at: datetime, period_types=PERIOD_TYPES) -> dic
     names: dict[tuple, str] = {}
     for row in current_rows(conn, built_at):
         inst = registry.get(row["institution"])
-        if inst is None or is_quarantined(row["counts"]):
+        if inst is None or is_quarantined(row["counts"]) or row["outlier_held_out"]:
             continue
         entities = [
             ("department", row["institution"], row["hospital"], row["dept"], inst["name"]),
@@ -186,14 +200,15 @@ def period_end(start: date, period_type: str) -> date:
     return following - timedelta(days=1)
 
 
-def row_status(counts: dict[str, int], plausible_max: int) -> tuple[str, list[str], list[str]]:
+def row_status(counts: dict[str, int], plausible_max: int, outlier_warning: bool = False,
+               outlier_held_out: bool = False) -> tuple[str, list[str], list[str]]:
     """quarantined | warning | valid, with the quarantine and warning rules the row breaks."""
     broken = domain.broken_rules(counts)
     quarantine = sorted(r.rule_id for r in broken if r.severity == "quarantine")
     warning = sorted(r.rule_id for r in broken if r.severity == "warning")
-    if quarantine or any(value > plausible_max for value in counts.values()):
+    if quarantine or outlier_held_out or any(value > plausible_max for value in counts.values()):
         return "quarantined", quarantine, warning
-    return ("warning" if warning else "valid"), quarantine, warning
+    return ("warning" if warning or outlier_warning else "valid"), quarantine, warning
 
 
 def submission_counts(conn, built_at: datetime, plausible_max: int) -> dict[tuple, dict]:
@@ -201,7 +216,8 @@ def submission_counts(conn, built_at: datetime, plausible_max: int) -> dict[tupl
     the period, counted, held out or warned, with the rules named; every period with a published row, every
     institution that had joined by its end, and the regions summing them."""
     registry = institutions(conn, built_at)
-    rows = [dict(row, status=row_status(row["counts"], plausible_max))
+    rows = [dict(row, status=row_status(row["counts"], plausible_max, row["outlier_warning"],
+                                        row["outlier_held_out"]))
             for row in current_rows(conn, built_at) if row["institution"] in registry]
     periods = {(t, period_start(row["date"], t)) for row in rows if row["status"][0] != "quarantined"
                for t in PERIOD_TYPES}
