@@ -1,5 +1,6 @@
-{#- One definition of an indicator value from summed counts, shared by fct_indicator_values (months, quarters,
-    years) and fct_daily_indicator_values (days), so a day and a month are computed the same way. -#}
+{#- One definition of an indicator value from summed counts, and of the entity a grouped row sums, shared by
+    fct_indicator_values (months, quarters, years), fct_daily_indicator_values (days) and fct_indicator_changes
+    (the previous periods), so a day, a month and a comparison are computed the same way. -#}
 
 {% macro indicator_count(role_column, relation_alias, counts, prefix='') %}
     {#- The sum of the indicator's numerator or denominator field (role_column: indicators.numerator_column
@@ -35,4 +36,25 @@
                 or {{ denominator }} * ({{ province_denominator }} - {{ province_numerator }})
                 < 5 * {{ province_denominator }}
     end
+{%- endmacro %}
+
+{% macro grouped_entity(with_departments=false) %}
+    {#- Which entity a row of `group by grouping sets (…)` over located counts sums (department, campus,
+        institution, community, county, city or province), as `level` and `entity_code`. A community's code is
+        its name, empty for the institutions outside any: the caller drops those rows. -#}
+    case
+        {%- if with_departments %}
+            when grouping(department) = 0 then 'department'
+            when grouping(hospital) = 0 then 'campus'
+        {%- endif %}
+        when grouping(institution_code) = 0 then 'institution'
+        when grouping(community_name) = 0 then 'community'
+        when grouping(county_code) = 0 then 'county'
+        when grouping(city_code) = 0 then 'city'
+        else 'province'
+    end as level,
+    case
+        when grouping(community_name) = 0 then community_name
+        else coalesce(institution_code, county_code, city_code, province_code)
+    end as entity_code
 {%- endmacro %}

@@ -94,17 +94,7 @@ previous_sums as (
     select
         period_type,
         period_start,
-        case
-            when grouping(institution_code) = 0 then 'institution'
-            when grouping(community_name) = 0 then 'community'
-            when grouping(county_code) = 0 then 'county'
-            when grouping(city_code) = 0 then 'city'
-            else 'province'
-        end as level,
-        case
-            when grouping(community_name) = 0 then community_name
-            else coalesce(institution_code, county_code, city_code, province_code)
-        end as entity_code,
+        {{ grouped_entity(with_departments=false) }},
         {%- for column in counts %}
             sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}

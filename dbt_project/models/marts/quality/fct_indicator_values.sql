@@ -119,20 +119,7 @@ entity_sums as (
         period_start,
         hospital as campus,
         department,
-        case
-            when grouping(department) = 0 then 'department'
-            when grouping(hospital) = 0 then 'campus'
-            when grouping(institution_code) = 0 then 'institution'
-            when grouping(community_name) = 0 then 'community'
-            when grouping(county_code) = 0 then 'county'
-            when grouping(city_code) = 0 then 'city'
-            else 'province'
-        end as level,
-        case
-            -- a community's code is its name, empty for the institutions outside any (dropped below)
-            when grouping(community_name) = 0 then community_name
-            else coalesce(institution_code, county_code, city_code, province_code)
-        end as entity_code,
+        {{ grouped_entity(with_departments=true) }},
         coalesce(institution_name, community_name, county_name, city_name, province_name) as entity_name,
         province_code,
         {%- for column in counts %}
