@@ -15,6 +15,7 @@ import pytest
 from vte import client, generator, pipeline, registry, stack, warehouse
 from vte.config import Settings, get_settings
 from vte.excel.template import filled_workbook
+from vte.quality import roster
 
 # Tests run the real `vte`, `dbt` and `airflow` commands of this virtual environment.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
@@ -56,6 +57,10 @@ def settings(vte_home):
 E2E_START, E2E_END = date(2025, 9, 1), date(2026, 10, 31)
 E2E_INSTITUTIONS, E2E_SEED = 6, 20251
 E2E_EXCEL_DAYS = 10  # the first institution reports its last days through the Excel upload
+# One institution has a roster: every department it reports, expected from the start, and a declared department
+# it never reports, expected from the phantom's date on (missing from then on, never read as zero).
+ROSTER_INSTITUTION = 2
+PHANTOM_DEPARTMENT = ("9901", "康复医学科", date(2026, 3, 10))
 INTAKE_ENV = {"VTE_INTAKE_RATE": "10000", "VTE_INTAKE_BURST": "10000", "VTE_INTAKE_ACCOUNTS_REFRESH": "1"}
 
 
@@ -71,6 +76,8 @@ class PublishedPipeline:
     refused: int = 0
     excel_dates: list = field(default_factory=list)
     sandbox: SandboxTraffic | None = None
+    roster_code: str | None = None  # the institution with a roster (ROSTER_INSTITUTION)
+    phantom_department: tuple = PHANTOM_DEPARTMENT  # on its roster, never reported: (code, name, expected from)
 
 
 @dataclass
@@ -96,8 +103,10 @@ def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
         credentials = generator.register_institutions(conn, institutions, settings)
         test_credentials = {code: registry.create_test_account(conn, code, name, settings) for code, name in (
             (institutions[1].code, None), (SANDBOX_ONLY_CODE, "沙箱测试医院"))}
+        roster_code = _declare_roster(conn, institutions[ROSTER_INSTITUTION])
     intake, intake_url = stack.start_intake(settings, extra_env=INTAKE_ENV)
-    result = PublishedPipeline(settings, institutions, E2E_START, E2E_END, credentials, intake_url)
+    result = PublishedPipeline(settings, institutions, E2E_START, E2E_END, credentials, intake_url,
+                               roster_code=roster_code)
     try:
         _submit_through_the_interfaces(result)
         _submit_sandbox_traffic(result, test_credentials)
@@ -107,6 +116,15 @@ def published_pipeline(warehouse_url, tmp_path_factory) -> PublishedPipeline:
         intake.terminate()
         intake.wait(timeout=30)
         warehouse.stop(settings)
+
+
+def _declare_roster(conn: psycopg.Connection, institution) -> str:
+    units = generator.department_units(institution)
+    for campus, department in units:
+        roster.add(conn, institution.code, campus, department, E2E_START, "declared by the hospital")
+    code, name, since = PHANTOM_DEPARTMENT
+    roster.add(conn, institution.code, units[0][0], code, since, "opened, not reporting yet", name=name)
+    return institution.code
 
 
 def _submit_through_the_interfaces(result: PublishedPipeline) -> None:

@@ -32,12 +32,13 @@
     {{ return(rules) }}
 {% endmacro %}
 
-{% macro department_day_outliers(day_rows, submissions, submission_rows) %}
+{% macro department_day_outliers(day_rows, submissions, submission_rows, confirmed) %}
     {#- A query: one row per department-day of `day_rows` (institution_code, report_date, hospital, department)
         with a count outside its usual range, with outlier_warning_fields, outlier_held_out_fields and outliers
         (for each, the value, its usual range and the history it was compared with). The history is the current
         version of each earlier report date of the same institution (read from `submissions` and
-        `submission_rows`); a day the department did not report is no history. -#}
+        `submission_rows`); a day the department did not report is no history. A value `confirmed` as real
+        (stg_vte__confirmed_outliers) is a warning marked confirmed, never held out. -#}
     {%- if not execute -%}
         {#- while dbt parses, and for the linter: the query's shape -#}
         select
@@ -195,8 +196,19 @@
 
         select
             scored.*,
-            case when scored.is_held_out then 'held_out' else 'warning' end as severity
+            confirmed.confirmed_outlier_id is not null as is_confirmed,
+            case
+                when scored.is_held_out and confirmed.confirmed_outlier_id is null then 'held_out' else 'warning'
+            end as severity
         from scored
+        left join {{ confirmed }} as confirmed
+            on
+                scored.institution_code = confirmed.institution_code
+                and scored.report_date = confirmed.report_date
+                and scored.hospital = confirmed.hospital
+                and scored.department = confirmed.department
+                and scored.field_name = confirmed.field_name
+                and scored.value = confirmed.field_value
         where scored.value < scored.usual_low or scored.value > scored.usual_high
 
     ),
@@ -224,7 +236,8 @@
                 'modifiedZ', round(outliers.modified_z::numeric, 1),
                 'historyDays', outliers.history_days,
                 'windowDays', outliers.window_days,
-                'sameWeekday', outliers.same_weekday
+                'sameWeekday', outliers.same_weekday,
+                'confirmed', outliers.is_confirmed
             ) order by outliers.field_name) as outliers
         from outliers
         group by outliers.institution_code, outliers.report_date, outliers.hospital, outliers.department

@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from cli_support import invoke, one_line_error
 from conftest import AS_OF
 from vte import domain, registry
 from vte.dbt import run_dbt
@@ -190,3 +191,51 @@ def test_the_feedback_shows_the_outlier_with_its_range_and_history(world, db):
     shown = next(b for b in item["broken"] if b["ruleId"] == "O.dischargeHospital")
     assert shown["comparison"].startswith(f"dischargeHospital {value}, usual {span} (median ")
     assert "常见范围" in shown["comparisonZh"]
+
+
+def test_a_held_out_value_confirmed_as_real_counts_from_the_next_build(world, db):
+    """The hospital says the surge was real; the data centre confirms the value (audited) and the next build
+    counts the row, still flagged as a confirmed outlier. Another field of the same row stays held out."""
+    value = world.sent[(PLANTED, PLANTED_DAY, "A")]["dischargeHospital"]
+    listed = invoke("outliers", "list", PLANTED, "--month", f"{PLANTED_DAY:%Y-%m}").stdout
+    assert f"{PLANTED_DAY.isoformat()} {HOSPITAL}/A v1 dischargeHospital = {value}" in listed and "held out" in listed
+    confirm = ("outliers", "confirm", PLANTED, "--date", PLANTED_DAY.isoformat(), "--campus", HOSPITAL,
+               "--department", "A")
+    one_line_error(*confirm, "--field", "dischargeHospital", "--reason", " ", says="the reason is empty")
+    one_line_error(*confirm[:4], (PLANTED_DAY - timedelta(days=1)).isoformat(), *confirm[5:], "--field",
+                   "dischargeHospital", "--reason", "x", says="no outlier")
+    one_line_error(*confirm[:4], "someday", *confirm[5:], "--field", "dischargeHospital", "--reason", "x",
+                   says="--date 'someday' is not a date")
+
+    held_fields = set(db.execute("select outlier_held_out_fields from marts.fct_quarantined_rows"
+                                 " where institution_code = %s and report_date = %s", (PLANTED, PLANTED_DAY)
+                                 ).fetchone()[0])
+    for field in held_fields:  # every count of the day was ×20: confirm each held-out one
+        invoke(*confirm, "--field", field, "--reason", "院方确认：当日批量出院（电话核实）")
+    one_line_error(*confirm, "--field", "dischargeHospital", "--reason", "again", says="confirmed already")
+    audited = db.execute("select details->>'field', (details->>'value')::int from ops.admin_audit"
+                         " where action = 'institution.outlier.confirm' and subject = %s", (PLANTED,)).fetchall()
+    assert {f for f, _ in audited} == held_fields and (("dischargeHospital", value) in audited)
+
+    run_dbt(["run", "--select", "int_department_days_classified+"], vars={"as_of_date": AS_OF.isoformat()})
+    assert not db.execute("select 1 from marts.fct_quarantined_rows where institution_code = %s and report_date = %s",
+                          (PLANTED, PLANTED_DAY)).fetchall(), "confirmed: no longer held out"
+    [(outliers, warned)] = db.execute(
+        "select outliers, outlier_warning_fields from marts.fct_warning_rows where institution_code = %s"
+        " and report_date = %s and department = 'A'", (PLANTED, PLANTED_DAY)).fetchall()
+    assert {o["field"] for o in outliers if o["confirmed"]} == held_fields <= set(warned)
+    month = PLANTED_DAY.replace(day=1)
+    [(denominator,)] = db.execute(
+        "select denominator from marts.fct_indicator_values where level = 'institution' and entity_code = %s"
+        " and period_type = 'month' and period_start = %s and indicator_id = 'B.3.1'", (PLANTED, month)).fetchall()
+    assert denominator == sum(row["dischargeHospital"] for (code, day, _), row in world.sent.items()
+                              if code == PLANTED and day.replace(day=1) == month)
+    assert "confirmed, counted" in invoke("outliers", "list", PLANTED, "--month", f"{PLANTED_DAY:%Y-%m}").stdout
+
+    [institution] = feedback._rows(db, "select institution_code, institution_name, county_code, county_name,"
+                                       " province_code, province_name from marts.dim_institutions"
+                                       " where institution_code = %s", (PLANTED,))
+    report = feedback.build_report(db, institution, publication_id=0, as_of=PLANTED_DAY + timedelta(days=2))
+    [row] = [r for r in report["warningRows"] if r["reportDate"] == PLANTED_DAY.isoformat()]
+    rule = next(r for r in row["rules"] if r["ruleId"] == "O.dischargeHospital")
+    assert rule["confirmed"] and "confirmed as real by the data centre" in rule["en"]

@@ -14,13 +14,14 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from cli_support import invoke, one_line_error
 from conftest import AS_OF, SHANGHAI, on_time, valid_row
-from typer.testing import CliRunner
 
-from vte import domain, registry, roster
-from vte.cli.institutions import app
+from vte import domain, registry
+from vte.dbt import run_dbt
 from vte.ingest import load_landing_zone
-from vte.publication import feedback
+from vte.publication import feedback, gate, publish
+from vte.quality import roster
 from vte.reports.assembly import assemble
 
 pytestmark = pytest.mark.slow
@@ -37,18 +38,6 @@ DROPPED_DAY = date(2025, 3, 10)  # ROSTB01's second version of this day leaves o
 def zero_row(hospital: str, dept: str) -> dict:
     """A department stating "no discharges": every count 0."""
     return {"hospital": hospital, "dept": dept, **{name: 0 for name in domain.count_field_names()}}
-
-
-def invoke(*args: str, ok: bool = True):
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert (result.exit_code == 0) == ok, result.output
-    return result
-
-
-def one_line_error(*args: str, says: str) -> None:
-    result = invoke(*args, ok=False)
-    assert result.exit_code == 2 and result.stderr.strip().count("\n") == 0, result.stderr
-    assert result.stderr.startswith("error: ") and says in result.stderr, result.stderr
 
 
 def oracle(stretches: dict, sent: dict, expected_days: list[date], period: list[date]) -> dict:
@@ -238,3 +227,41 @@ def test_feedback_and_my_reports_list_a_missing_department_by_name_and_a_stated_
         == ["WK"]
     assert [(d["hospital"], d["dept"], d["daysMissing"]) for d in many["departments"] if d["month"] == "2025-03"
             and d["daysMissing"]] == [(MAIN, "WK", 1)]
+
+
+def _publish(db, *, publish_all: bool = False) -> publish.Publication:
+    """A dbt build into the candidate schema and its publication, as vte_transform does (the gate's verdict given)."""
+    run_id = f"roster-{time.monotonic_ns()}"
+    run_dbt(["build"], vars={"as_of_date": AS_OF.isoformat(), "marts_schema": "marts_candidate",
+                             "publish_all": publish_all})
+    return publish.publish(db, "marts_candidate", "marts", run_id=run_id,
+                           gate_result=gate.GateResult("marts", "marts_candidate", run_id, True, {}))
+
+
+def test_a_roster_change_dated_in_a_published_month_is_republished_by_the_next_sliced_publication(
+        world, db, province):
+    """No new submission: the roster change alone makes the months from its date to as_of_date touched."""
+    invoke("roster", "add", ONE, "--campus", "本院", "--department", "ER", "--from", "2025-03-28",
+           "--reason", "急诊开科")
+    try:
+        _publish(db, publish_all=True)
+        assert department_completeness(db, ONE, date(2025, 3, 1))[("本院", "ER")][3] == 4
+        total = db.execute("select count(*) from marts.fct_department_completeness").fetchone()[0]
+        # after March was published: ER withdrawn (closed on its first date), KF declared from 03-25
+        invoke("roster", "close", ONE, "--campus", "本院", "--department", "ER", "--from", "2025-03-28",
+               "--reason", "误登")
+        invoke("roster", "add", ONE, "--campus", "本院", "--department", "KF", "--name", "康复科", "--from",
+               "2025-03-25", "--reason", "补登")
+        sliced = _publish(db)
+        assert 0 < sliced.row_counts["fct_department_completeness"] < total, "a sliced publication"
+        march = department_completeness(db, ONE, date(2025, 3, 1))
+        late_march = [date(2025, 3, 25) + timedelta(days=i) for i in range(7)]
+        assert ("本院", "ER") not in march
+        assert march[("本院", "KF")] == (7, 0, 0, 7, late_march, [])
+        assert department_completeness(db, ONE, date(2025, 4, 1))[("本院", "KF")][:4] == (3, 0, 0, 3)
+        quarter = db.execute("select days_missing from marts.fct_department_completeness where institution_code = %s"
+                             " and department_code = 'KF' and period_type = 'quarter' and period_start = '2025-01-01'",
+                             (ONE,)).fetchone()
+        assert quarter == (7,)
+    finally:
+        province.build(db)  # the other dbt tests read the marts as built by `vte dbt build`

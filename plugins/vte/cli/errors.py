@@ -75,9 +75,9 @@ def refuse(exc: Exception) -> NoReturn:
     raise typer.Exit(2)
 
 
-def parse_from(text: str) -> date:
-    """A --from option's report date, or the command refused with what to type."""
+def parse_from(text: str, option: str = "--from") -> date:
+    """A date option's report date (--from unless named), or the command refused with what to type."""
     try:
         return date.fromisoformat(text)
     except ValueError:
-        refuse(ValueError(f"--from {text!r} is not a date (yyyy-mm-dd)"))
+        refuse(ValueError(f"{option} {text!r} is not a date (yyyy-mm-dd)"))

@@ -6,11 +6,12 @@ from vte import lifecycle, registry
 from vte import warehouse as wh
 from vte.access import roles
 from vte.cli.errors import parse_from, refuse
-from vte.cli import roster
+from vte.cli import outliers, roster
 
 app = typer.Typer(help="An institution's lifecycle: suspended, closed or resumed from a report date on.",
                   no_args_is_help=True)
 app.add_typer(roster.app, name="roster")
+app.add_typer(outliers.app, name="outliers")
 
 CODE = typer.Argument(..., help="The institution's code.")
 FROM = typer.Option(..., "--from", help="The first report date it applies to (yyyy-mm-dd), not after today.")

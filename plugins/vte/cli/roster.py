@@ -1,8 +1,9 @@
-"""``vte institutions roster``: an institution's expected campuses and departments (vte.roster), audited."""
+"""``vte institutions roster``: an institution's expected campuses and departments (vte.quality.roster), audited."""
 
 import typer
 
-from vte import registry, roster
+from vte import registry
+from vte.quality import roster
 from vte import warehouse as wh
 from vte.access import roles
 from vte.cli.errors import parse_from, refuse

@@ -59,18 +59,24 @@ def _outlier_words(outliers: list[dict] | None) -> list[dict]:
     words = []
     for o in outliers or []:
         held = o["severity"] == "held_out"
+        confirmed = bool(o.get("confirmed"))  # outliers judged before confirmations existed have no mark
         days_zh = "同一星期几" if o["sameWeekday"] else ""
         days_en = "same-weekday " if o["sameWeekday"] else ""
         words.append({
             "ruleId": f"O.{o['field']}", "severity": "quarantine" if held else "warning",
             "field": o["field"], "value": o["value"], "usualLow": o["usualLow"], "usualHigh": o["usualHigh"],
             "median": o["median"], "historyDays": o["historyDays"], "windowDays": o["windowDays"],
+            "confirmed": confirmed,
             "zh": f"{o['field']} 为 {o['value']}，超出本科室常见范围 {o['usualLow']}–{o['usualHigh']}"
                   f"（前 {o['windowDays']} 天中已上报的 {o['historyDays']} 个{days_zh}日的中位数 {o['median']}）"
-                  + ("，远超历史，暂不计入指标" if held else ""),
+                  + ("，远超历史，暂不计入指标；如属实请联系数据中心确认" if held else "")
+                  + ("，数据中心已确认属实，计入指标" if confirmed else ""),
             "en": f"{o['field']} {o['value']} is outside its usual range {o['usualLow']}-{o['usualHigh']}"
                   f" (median {o['median']} over the {o['historyDays']} {days_en}days reported in the previous"
-                  f" {o['windowDays']})" + ("; far above its history, held out of the indicators" if held else ""),
+                  f" {o['windowDays']})"
+                  + ("; far above its history, held out of the indicators: if it is true, ask the data centre to"
+                     " confirm it" if held else "")
+                  + ("; confirmed as real by the data centre, counted" if confirmed else ""),
         })
     return words
 

@@ -3,7 +3,9 @@
 -- whole: the whole date is deleted and inserted again, so a department missing from the newest version
 -- disappears. Incremental by load time, not report date, so a late correction of an old date is picked up.
 -- processed_at marks the rows (re)written by the latest run: the gate measures those, not all history.
--- Each row's counts are also compared with the department's own history (outlier_rules seed, macros/outliers.sql).
+-- Each row's counts are also compared with the department's own history (outlier_rules seed, macros/outliers.sql);
+-- a value the data centre confirmed as real (stg_vte__confirmed_outliers) counts, and a new confirmation makes
+-- its day touched.
 -- Partitioned by month of report date (macros/month_partitions.sql), as raw is.
 -- depends_on: {{ ref('consistency_rules') }}
 -- depends_on: {{ ref('count_fields') }}
@@ -37,7 +39,13 @@ submission_rows as (
 
 ),
 
-touched_dates as (
+confirmed_outliers as (
+
+    select * from {{ ref('stg_vte__confirmed_outliers') }}
+
+),
+
+loaded_dates as (
 
     select distinct
         institution_code,
@@ -50,6 +58,29 @@ touched_dates as (
         )
         {{ or_in_reprocess_window('report_date') }}
     {% endif %}
+
+),
+
+-- an outlier confirmed since the last run: its day is judged again, and counts (a first build judges every day)
+confirmed_dates as (
+
+    select
+        institution_code,
+        report_date
+    from confirmed_outliers
+    {% if is_incremental() %}
+        where confirmed_at > (
+            select coalesce(max(processed.processed_at), '-infinity'::timestamptz) from {{ this }} as processed
+        )
+    {% endif %}
+
+),
+
+touched_dates as (
+
+    select * from loaded_dates
+    union
+    select * from confirmed_dates
 
 ),
 
@@ -123,7 +154,8 @@ judged_rows as (  -- noqa: ST03
 outliers as (
 
     -- staging itself, not the CTEs above: a second reader would materialize all of raw's rows
-    {{ department_day_outliers('judged_rows', ref('stg_vte__submissions'), ref('stg_vte__submission_rows')) }}
+    {%- set history_submissions, history_rows = ref('stg_vte__submissions'), ref('stg_vte__submission_rows') %}
+    {{ department_day_outliers('judged_rows', history_submissions, history_rows, 'confirmed_outliers') }}
 
 ),
 

@@ -30,11 +30,18 @@ touched_months as (
         date_trunc('month', report_date)::date as month_start
     from department_days
     {% if is_incremental() %}
-        where submission_loaded_at > (
-            select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-            from {{ this }} as processed
-        )
-        {{ or_in_reprocess_window('report_date') }}
+        -- processed_at too: a row rewritten without a new load (an outlier confirmed as real) was processed
+        -- after every load aggregated so far
+        where
+            submission_loaded_at > (
+                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as processed
+            )
+            or processed_at > (
+                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as processed
+            )
+            {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
 ),

@@ -32,11 +32,18 @@ touched_days as (
     from department_days
     {% if is_incremental() %}
         -- a date's rows are one version, loaded together: all of them pass or none
-        where submission_loaded_at > (
-            select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-            from {{ this }} as processed
-        )
-        {{ or_in_reprocess_window('report_date') }}
+        -- processed_at too: a row rewritten without a new load (an outlier confirmed as real) was processed
+        -- after every load aggregated so far
+        where
+            submission_loaded_at > (
+                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as processed
+            )
+            or processed_at > (
+                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as processed
+            )
+            {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
 ),

@@ -27,6 +27,7 @@ status_periods as (
 roster as (
 
     select * from {{ ref('stg_vte__expected_departments') }}
+    where not is_withdrawn
 
 ),
 

@@ -18,10 +18,11 @@ renamed as (
         effective_to,
         source as roster_source,
         confirmed_by,
-        confirmed_at
+        confirmed_at,
+        closed_at,
+        -- withdrawn: closed on its first date, never expected (kept: withdrawing is a change to republish)
+        coalesce(effective_to = effective_from, false) as is_withdrawn
     from source
-    -- withdrawn: closed on its first date, never expected
-    where effective_to is null or effective_to > effective_from
 
 )
 
