@@ -5,6 +5,8 @@ marts' own."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from console_support import cut_off_the_network, sign_in, start_console, stop
@@ -131,3 +133,32 @@ def test_rows_held_out_of_the_indicators_are_flagged_where_they_happened(publish
     assert page.locator("#held-out tbody tr").count() == rows
     assert page.locator("#days li.held-out").count() == days
     assert "held-out" in page.get_attribute(f"#days li[data-date='{first_day}']", "class")
+
+
+def test_an_institutions_departments_and_the_days_they_were_missing_are_the_marts(published, page, published_pipeline):
+    console, passwords, province, city, settings = published
+    code, since = published_pipeline.roster_code, published_pipeline.phantom_department[2]
+    month = since.replace(day=1)
+    departments = _marts(settings, "select campus || '/' || department_code, days_missing, missing_dates"
+                                   " from marts.fct_department_completeness where institution_code = %s"
+                                   " and period_type = 'month' and period_start = %s", (code, month))
+    missing_on: dict = {}
+    for name, _, dates in departments:
+        for day in dates:
+            missing_on.setdefault(day, []).append(name)
+    assert missing_on, "the roster's declared department that never reports is missing"
+    sign_in(page, console.url, "marts_admin", passwords["marts_admin"])
+    page.goto(f"{console.url}/monitoring/institutions/{code}?month={month:%Y-%m}")
+    assert page.locator("#departments tbody tr").count() == len(departments)
+    for name, missing, _ in departments:
+        cells = page.locator(f"#departments tr[data-department='{name}'] td")
+        assert cells.nth(5).inner_text() == str(missing)
+    assert page.locator("#days li.missing-departments").count() == len(missing_on)
+    assert page.get_attribute(f"#days li[data-date='{since}']", "data-missing-departments") == \
+        str(len(missing_on[since]))
+    assert page.get_attribute(f"#days li[data-date='{since - timedelta(days=1)}']", "data-missing-departments") is None
+
+    # an institution without a roster says so rather than listing nothing as missing
+    other = next(i.code for i in published_pipeline.institutions if i.code != code)
+    page.goto(f"{console.url}/monitoring/institutions/{other}?month={month:%Y-%m}")
+    assert page.locator("#no-roster").count() == 1 and page.locator("#departments").count() == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import io
 import json
 import os
@@ -32,6 +33,7 @@ from vte.extracts.create import Extract, create_extract
 from vte.extracts.manifest import MANIFEST_NAME, RUN_KEY, content_checksum, file_sha256
 from vte.extracts.periods import parse_period
 from vte.extracts.query import Snapshot
+from vte.extracts.tables import NOT_ON_ROSTER, extract_tables, legend
 from vte.extracts.workbook import HEADER_ROW
 from vte.intake.responses import ResultCode
 from vte.publication import history
@@ -284,6 +286,21 @@ def test_the_stored_inputs_are_the_snapshot_and_encode_back_to_the_same_bytes(ru
     assert stored_inputs.dumps(inputs) == stored
     assert (inputs.kind, inputs.revision) == ("final", runs.first.extract.revision)
     assert stored[4:8] == b"\0\0\0\0", "no time in the gzip header"
+
+
+def test_inputs_written_before_the_department_sheet_render_without_it(runs):
+    """A revision stored in format 3 had no department sheet: read back, its tables and legend are what they were."""
+    document = json.loads(gzip.decompress(runs.first.files[stored_inputs.INPUTS_NAME]))
+    assert document["format"] == stored_inputs.INPUTS_FORMAT == 4
+    del document["snapshot"]["department_completeness"]
+    document["format"] = 3
+    older = stored_inputs.loads(gzip.compress(json.dumps(document).encode("utf-8")))
+    assert older.snapshot.department_completeness is None
+    current = stored_inputs.loads(runs.first.files[stored_inputs.INPUTS_NAME])
+    assert [t.key for t in extract_tables(current.snapshot) if t.key not in
+            [t.key for t in extract_tables(older.snapshot)]] == ["department_completeness"]
+    marks = {row[1] for row in legend(older.snapshot).rows}
+    assert NOT_ON_ROSTER not in marks and NOT_ON_ROSTER in {row[1] for row in legend(current.snapshot).rows}
 
 
 def _vte(*args: str) -> subprocess.CompletedProcess:

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow  # the shared published pipeline takes minutes to 
 
 SHEETS = ["封面 Cover", "概览 Overview", "同比环比 Comparison", "机构明细 Institutions", "机构矩阵 Institution matrix",
           "地市 Cities", "区县 Counties", "排名 Ranking", "漏斗图 Funnel plot", "上报完整性 Completeness",
-          "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "图例 Legend", "说明 About",
-          "图表数据 Chart data"]
+          "科室完整性 Departments", "数据质量 Data quality", "趋势 Trend", "区县对比 County comparison", "图例 Legend",
+          "说明 About", "图表数据 Chart data"]
 RESTATEMENT = "修订说明 Restatement"  # before the legend, in a revision that follows one of another publication
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -139,6 +139,30 @@ def test_completeness_and_data_quality_equal_the_marts(province_month, marts, pu
             " group by 1", (start, parse_period(MONTH).end)).fetchall())
         assert {code: r[column] for code, r in quality.items()} == \
             {i.code: counts.get(i.code, 0) for i in published_pipeline.institutions}
+
+
+def test_the_departments_sheet_lists_the_roster_departments_that_missed_days(province_month, marts, published_pipeline):
+    start = parse_period(MONTH).start
+    records = sheet_records(province_month.files[0], "科室完整性 Departments")
+    expected = marts.execute(
+        "select institution_code, campus, department_code, days_expected, days_reported, days_reported_zero,"
+        " days_missing, missing_dates from marts.fct_department_completeness where period_type = 'month'"
+        " and period_start = %s and has_roster and (days_missing > 0 or days_reported_zero > 0"
+        " or days_not_expected > 0) order by 1, 2, 3", (start,)).fetchall()
+    assert [(r["机构编码 Institution code"], r["院区 Campus"], r["科室编码 Department code"], r["应报天数 Days expected"],
+             r["已报天数 Days reported"], r["报零天数 Days stated zero"], r["缺报天数 Days missing"],
+             r["缺报日期 Missing dates"].split(", ") if r["缺报日期 Missing dates"] else [])
+            for r in records] == [(*row[:-1], [d.isoformat() for d in row[-1]]) for row in expected]
+    # the declared department that never reports: missing from its first expected day, not read as zero
+    code, name, since = published_pipeline.phantom_department
+    phantom = next(r for r in records if r["科室编码 Department code"] == code)
+    assert (phantom["机构编码 Institution code"], phantom["科室名称 Department"]) == (published_pipeline.roster_code, name)
+    days = (parse_period(MONTH).end - since).days + 1
+    assert (phantom["应报天数 Days expected"], phantom["缺报天数 Days missing"], phantom["已报天数 Days reported"],
+            phantom["报零天数 Days stated zero"], phantom["完整率(%) Completeness (%)"]) == (days, days, 0, 0, 0)
+    assert phantom["缺报日期 Missing dates"].split(", ")[0] == since.isoformat()
+    # the institutions without a roster are counted as a whole only
+    assert {r["机构编码 Institution code"] for r in records} <= {published_pipeline.roster_code}
 
 
 def test_trend_covers_twelve_months_and_both_charts_are_native(province_month, marts):

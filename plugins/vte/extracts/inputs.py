@@ -29,8 +29,9 @@ INPUTS_NAME = "inputs.json.gz"
 # format 1 inputs read with no funnel and without those marks.
 # 3: the snapshot holds the cities, the comparison with the previous period and the rules named; format 1 and 2
 # inputs read without them (their workbooks have no city and comparison sheets and no rule legend).
-INPUTS_FORMAT = 3
-READABLE_FORMATS = (1, 2, 3)
+# 4: the snapshot holds the department completeness; older inputs read with None there (no department sheet).
+INPUTS_FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 _TAGS = ("$date", "$datetime", "$decimal")
 
 

@@ -21,8 +21,8 @@ from vte.publication.publish import current_publication
 
 MARTS_SCHEMA = "marts"
 READ_TABLES = ("dim_indicators", "dim_institutions", "dim_regions", "fct_indicator_changes",
-               "fct_institution_funnel", "fct_institution_ranking", "fct_reporting_completeness",
-               "fct_submission_counts")
+               "fct_department_completeness", "fct_institution_funnel", "fct_institution_ranking",
+               "fct_reporting_completeness", "fct_submission_counts")
 TREND_MONTHS = 12
 
 
@@ -73,6 +73,9 @@ class Snapshot:
     cities: list[dict] = field(default_factory=list)
     comparison: list[dict] = field(default_factory=list)
     rules: list[dict] = field(default_factory=list)
+    # Added with inputs format 4 (None when reading older inputs, whose workbooks have no department sheet): the
+    # departments on the region's institutions' rosters that missed days, stated zeros or were not expected.
+    department_completeness: list[dict] | None = None
 
 
 # Institutions of the region that had joined by the end of the period.
@@ -213,6 +216,24 @@ _COMPLETENESS = f"""
              or (completeness.level = 'institution'
                  and completeness.entity_code in (select institution_code from institutions)))
     order by completeness.level = 'institution', completeness.entity_code
+"""
+
+# The departments of the region's institutions worth a line: with a roster for the period, those that missed
+# a day, stated a zero or sent rows on days it was not expected (fct_department_completeness). A department
+# that reported every expected day is not listed: the institution's line in the completeness sheet covers it.
+_DEPARTMENT_COMPLETENESS = f"""
+    with institutions as ({_REGION_INSTITUTIONS})
+    select departments.institution_code, institutions.institution_name, departments.campus,
+        departments.department_code, departments.department_name, departments.is_on_roster,
+        departments.days_expected, departments.days_reported, departments.days_reported_zero,
+        departments.days_missing, departments.days_not_expected, departments.completeness_rate,
+        departments.missing_dates, departments.reported_zero_dates
+    from marts.fct_department_completeness as departments
+    inner join institutions on institutions.institution_code = departments.institution_code
+    where departments.period_type = %(period_type)s and departments.period_start = %(start)s
+        and departments.has_roster
+        and (departments.days_missing > 0 or departments.days_reported_zero > 0 or departments.days_not_expected > 0)
+    order by departments.institution_code, departments.campus, departments.department_code
 """
 
 # Held-out and warned rows of each of the region's institutions (those joined by the end of the period), counted
@@ -377,6 +398,7 @@ def read_snapshot(conn: psycopg.Connection, period: Period, region_code: str | N
             counties=rows(_BY_COUNTY),
             ranking=rows(_RANKING),
             completeness=rows(_COMPLETENESS),
+            department_completeness=rows(_DEPARTMENT_COMPLETENESS),
             data_quality=data_quality,
             trend=_trend(cur, params, targets),
             target_indicators=targets,

@@ -228,10 +228,47 @@ def completeness(snapshot: Snapshot) -> Table:
     return Table("completeness", "上报完整性 Completeness", columns, tuple(
         (LEVEL_NAMES[r["level"]], r["entity_code"], r["entity_name"], r["days_expected"], r["days_received"],
          r["days_late"], r["days_missing"], r["completeness_rate"], r["timeliness_rate"],
-         ", ".join(d.isoformat() for d in r["missing_dates"] or ()) or None)
+         _dates(r["missing_dates"]))
         for r in snapshot.completeness),
         unit="单位：天；完整率、及时率为百分比(%) Units: days; completeness and timeliness in %",
         source="marts.fct_reporting_completeness")
+
+
+def _dates(dates) -> str | None:
+    return ", ".join(d.isoformat() for d in dates or ()) or None
+
+
+NOT_ON_ROSTER = "名单外 not on the roster"
+
+
+def department_completeness(snapshot: Snapshot) -> Table:
+    """The departments on a roster that missed days, stated zeros or reported on days not expected; a missing
+    department-day is never read as zero, a stated zero counts as reported."""
+    columns = (
+        Column("institution_code", "机构编码", "Institution code"),
+        Column("institution_name", "机构名称", "Institution"),
+        Column("campus", "院区", "Campus"), Column("department_code", "科室编码", "Department code"),
+        Column("department_name", "科室名称", "Department"), Column("on_roster", "名单", "Roster"),
+        Column("days_expected", "应报天数", "Days expected", "count"),
+        Column("days_reported", "已报天数", "Days reported", "count"),
+        Column("days_reported_zero", "报零天数", "Days stated zero", "count"),
+        Column("days_missing", "缺报天数", "Days missing", "count"),
+        Column("days_not_expected", "名单外天数", "Days not expected", "count"),
+        Column("completeness_rate", "完整率(%)", "Completeness (%)", "rate"),
+        Column("missing_dates", "缺报日期", "Missing dates"),
+        Column("reported_zero_dates", "报零日期", "Dates stated zero"),
+    )
+    return Table("department_completeness", "科室完整性 Departments", columns, tuple(
+        (r["institution_code"], r["institution_name"], r["campus"], r["department_code"], r["department_name"],
+         None if r["is_on_roster"] else NOT_ON_ROSTER, r["days_expected"], r["days_reported"],
+         r["days_reported_zero"], r["days_missing"], r["days_not_expected"], r["completeness_rate"],
+         _dates(r["missing_dates"]), _dates(r["reported_zero_dates"]))
+        for r in snapshot.department_completeness or ()),
+        note="名单内的科室均按时上报，没有报零 / every department on a roster reported every expected day, none stated a"
+             " zero (institutions without a roster are counted as a whole in the completeness sheet)",
+        unit="单位：天；完整率为百分比(%)；报零为医院明确上报的零，缺报为未上报，不计为零 Units: days; completeness in %; a stated"
+             " zero is reported, a missing day is not read as zero",
+        source="marts.fct_department_completeness")
 
 
 def data_quality(snapshot: Snapshot) -> Table:
@@ -328,7 +365,9 @@ def legend(snapshot: Snapshot) -> Table:
     rules = [("规则 rule", r["rule_id"], f"{r['description_zh']}（{severity[r['severity']][0]}）",
               f"{r['description_en']} ({severity[r['severity']][1]})") for r in snapshot.rules]
     levels = [("层级 level", text, *text.split(" ", 1)) for text in LEVEL_NAMES.values()]
-    marks = [("标记 mark", text, *text.split(" ", 1)) for text in (MET, NOT_MET, SUPPLEMENTARY, PARTIAL, SMALL)]
+    roster_marks = (NOT_ON_ROSTER,) if snapshot.department_completeness is not None else ()
+    marks = [("标记 mark", text, *text.split(" ", 1))
+             for text in (MET, NOT_MET, SUPPLEMENTARY, PARTIAL, SMALL, *roster_marks)]
     notes = [("说明 note", PARTIAL, *PARTIAL_NOTE.split(" partial: ", 1)),
              ("说明 note", SMALL, *SMALL_NOTE.split(" small denominator: ", 1))]
     flags = [("漏斗图 funnel", text, *text.split(" ", 1)) for text in (*FUNNEL_FLAGS.values(), *VERSUS_REGION)]
@@ -341,5 +380,6 @@ def extract_tables(snapshot: Snapshot) -> list[Table]:
     """Every table of an extract, in workbook order."""
     return [overview(snapshot), *([comparison(snapshot)] if snapshot.comparison else []), by_institution(snapshot),
             institution_matrix(snapshot), *([by_city(snapshot)] if snapshot.cities else []), by_county(snapshot),
-            ranking(snapshot), funnel(snapshot), completeness(snapshot), data_quality(snapshot), trend(snapshot),
-            county_comparison(snapshot)]
+            ranking(snapshot), funnel(snapshot), completeness(snapshot),
+            *([department_completeness(snapshot)] if snapshot.department_completeness is not None else []),
+            data_quality(snapshot), trend(snapshot), county_comparison(snapshot)]

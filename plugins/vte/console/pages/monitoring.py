@@ -146,13 +146,25 @@ def institution_page(request: Request, code: str, month: str | None = None,
         versions = monitoring.versions(conn, code, start, end)
         refusals = monitoring.refusals(conn, code, start, end)
         held_out = monitoring.held_out_rows(conn, code, start, end)
+        departments = monitoring.department_months(conn, code, start)
         trail = regions.trail(conn, user.user.region_code, found.county_code)
     return web.render(request, "institution.html", {
         "page": "monitoring", "institution": found, "trail": trail, "month": start, "days": days,
         "versions": versions, "refusals": refusals, "held_out": held_out, "status_names": STATUS_NAMES,
+        "departments": departments, "missing_departments": _missing_by_day(departments),
+        "has_roster": any(d.has_roster for d in departments),
         "previous_month": (start - timedelta(days=1)).replace(day=1), "next_month": end + timedelta(days=1),
         "messages": {r.code: _message(r.code) for r in refusals},
     }, user=user)
+
+
+def _missing_by_day(departments: list[monitoring.DepartmentMonth]) -> dict[date, list[str]]:
+    """The departments each day lacks, for the calendar ("campus/department")."""
+    missing: dict[date, list[str]] = {}
+    for d in departments:
+        for day in d.missing_dates:
+            missing.setdefault(day, []).append(f"{d.campus}/{d.department_code}")
+    return missing
 
 
 def _message(code: int | None) -> str:

@@ -234,6 +234,23 @@ class HeldOutRow:
     version: int
     quarantine_rule_ids: list[str]
     implausible_fields: list[str]
+    outlier_held_out_fields: list[str]
+
+
+@dataclass(frozen=True)
+class DepartmentMonth:
+    """One department of an institution's month as fct_department_completeness published it."""
+    campus: str
+    department_code: str
+    department_name: str | None
+    has_roster: bool
+    is_on_roster: bool
+    days_expected: int | None
+    days_reported: int
+    days_reported_zero: int
+    days_missing: int | None
+    missing_dates: list[date]
+    reported_zero_dates: list[date]
 
 
 def has_published(conn: psycopg.Connection) -> bool:
@@ -293,6 +310,20 @@ def held_out_rows(conn: psycopg.Connection, institution: str, start: date, end: 
         return []
     with conn.cursor(row_factory=class_row(HeldOutRow)) as cur:
         return cur.execute(
-            "select report_date, hospital, department, version, quarantine_rule_ids, implausible_fields"
+            "select report_date, hospital, department, version, quarantine_rule_ids, implausible_fields,"
+            " outlier_held_out_fields"
             " from marts.fct_quarantined_rows where institution_code = %s and report_date between %s and %s"
             " order by report_date desc, hospital, department", (institution, start, end)).fetchall()
+
+
+def department_months(conn: psycopg.Connection, institution: str, month: date) -> list[DepartmentMonth]:
+    """The institution's departments in the month: with a roster, which were missing on which day (never read
+    as zero) and which stated zeros."""
+    if not conn.execute("select to_regclass('marts.fct_department_completeness') is not null").fetchone()[0]:
+        return []
+    with conn.cursor(row_factory=class_row(DepartmentMonth)) as cur:
+        return cur.execute(
+            "select campus, department_code, department_name, has_roster, is_on_roster, days_expected,"
+            " days_reported, days_reported_zero, days_missing, missing_dates, reported_zero_dates"
+            " from marts.fct_department_completeness where institution_code = %s and period_type = 'month'"
+            " and period_start = %s order by campus, department_code", (institution, month)).fetchall()
