@@ -69,14 +69,17 @@ def as_builder(conn: psycopg.Connection):
         conn.execute("reset role")
 
 
-def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int = 10) -> None:
+def create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int = 10,
+                       outliers: frozenset[int] = frozenset()) -> None:
     """The touched department rows, classified as dbt does, spread evenly over ``institutions`` institutions
-    (row i belongs to institution i mod ``institutions``)."""
+    (row i belongs to institution i mod ``institutions``); the rows numbered in ``outliers`` have their
+    dischargeHospital held out as far above the department's own history."""
     with as_builder(conn):
-        _create_staged_rows(conn, schema, rows, institutions)
+        _create_staged_rows(conn, schema, rows, institutions, outliers)
 
 
-def _create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int) -> None:
+def _create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[str, int]], institutions: int,
+                        outliers: frozenset[int]) -> None:
     columns = [f.column for f in domain.count_fields()]
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
@@ -84,6 +87,7 @@ def _create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[s
         "create table {}.int_department_days_touched (institution_code text not null, report_date date not null,"
         " hospital text not null, department text not null, submission_id uuid not null,"
         " quarantine_rule_ids text[] not null, warning_rule_ids text[] not null, implausible_fields text[] not null,"
+        " outlier_held_out_fields text[] not null, outlier_warning_fields text[] not null,"
         " rule_status text not null, {})").format(
         sql.Identifier(schema), sql.SQL(", ").join(sql.SQL("{} integer not null").format(sql.Identifier(c))
                                                    for c in columns)))
@@ -95,9 +99,10 @@ def _create_staged_rows(conn: psycopg.Connection, schema: str, rows: list[dict[s
             quarantine = [r.rule_id for r in broken if r.severity == "quarantine"]
             warning = [r.rule_id for r in broken if r.severity == "warning"]
             implausible = [f.name for f in fields if row[f.name] > PLAUSIBLE_MAX_COUNT]
-            status = "quarantined" if quarantine or implausible else "warning" if warning else "valid"
+            held_out = ["dischargeHospital"] if i in outliers else []
+            status = "quarantined" if quarantine or implausible or held_out else "warning" if warning else "valid"
             copy.write_row([f"GS{i % institutions:03d}", date(2025, 3, 1), "本院", f"D{i:04d}", uuid.uuid4(),
-                            quarantine, warning, implausible, status, *(row[f.name] for f in fields)])
+                            quarantine, warning, implausible, held_out, [], status, *(row[f.name] for f in fields)])
 
 
 def _period_starts(month: date) -> dict[str, date]:

@@ -80,8 +80,20 @@ def test_one_institutions_breaks_are_held_out_but_the_same_break_at_many_institu
     assert not result.success
     [failure] = result.failed
     assert failure.expectation_type == "unexpected_rows_expectation" and "Q.B.1.1" in failure.details
-    with pytest.raises(gate.GateFailed, match=r"no rule or plausibility bound broken"):
+    with pytest.raises(gate.GateFailed, match=r"no rule, plausibility bound or outlier broken"):
         result.raise_for_failure()
+
+
+def test_outliers_at_one_institution_are_held_out_but_at_many_at_once_the_feed_stops(db, staged_rows):
+    """The outlier_rules seed is one more definition the gate reads: a vendor's unit change that multiplies every
+    hospital's discharges is the feed's fault, not each hospital's."""
+    rows = staged_rows[:100]
+    create_staged_rows(db, STAGED, rows, institutions=10, outliers=frozenset(range(0, 100, 10)))  # one institution
+    assert gate.run_gate("staged", STAGED, "staged-outliers-one").success
+    create_staged_rows(db, STAGED, rows, institutions=10, outliers=frozenset(i for i in range(100) if i % 10 < 4))
+    result = gate.run_gate("staged", STAGED, "staged-outliers-many")
+    [failure] = result.failed
+    assert failure.expectation_type == "unexpected_rows_expectation" and "O.dischargeHospital" in failure.details
 
 
 def test_implausible_counts_are_held_out_and_negative_counts_stop(db, staged_rows):

@@ -71,8 +71,9 @@ def quote_ident(name: str) -> str:
 
 
 def feed_wide_breaks_query() -> str:
-    """The rules (and plausibility bounds, ``P.<field>``) broken at so many institutions at once that the feed,
-    not a hospital, is at fault; one row per such rule. A smaller break only holds the rows out."""
+    """The rules (and plausibility bounds, ``P.<field>``, and outliers against the departments' own history,
+    ``O.<field>``) broken at so many institutions at once that the feed, not a hospital, is at fault; one row per
+    such rule. A smaller break only holds the rows out."""
     return f"""
 with touched as (
     select * from {{batch}} as touched_rows
@@ -89,6 +90,10 @@ breaks as (
         select unnest(touched.warning_rule_ids), 'warning'
         union all
         select 'P.' || unnest(touched.implausible_fields), 'quarantine'
+        union all
+        select 'O.' || unnest(touched.outlier_held_out_fields), 'quarantine'
+        union all
+        select 'O.' || unnest(touched.outlier_warning_fields), 'warning'
     ) as broken
 )
 select
@@ -114,7 +119,8 @@ def _staged_rows_expectations() -> list:
     keys = ["institution_code", "report_date", "hospital", "department", "submission_id"]
     expectations = [
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=[*keys, "quarantine_rule_ids", "warning_rule_ids", "implausible_fields", *count_columns],
+            column_set=[*keys, "quarantine_rule_ids", "warning_rule_ids", "implausible_fields",
+                        "outlier_held_out_fields", "outlier_warning_fields", *count_columns],
             exact_match=False, meta={"scope": "build"}),
     ]
     for column in keys:
@@ -127,7 +133,7 @@ def _staged_rows_expectations() -> list:
         ]
     expectations.append(gxe.UnexpectedRowsExpectation(
         unexpected_rows_query=feed_wide_breaks_query(),
-        description=(f"no rule or plausibility bound broken at {FEED_MIN_INSTITUTIONS}+ institutions and "
+        description=(f"no rule, plausibility bound or outlier broken at {FEED_MIN_INSTITUTIONS}+ institutions and "
                      f"{FEED_INSTITUTION_SHARE:.0%} of those touched at once (one institution's breaks are held out)"),
         meta={"scope": "feed"}))
     return expectations
