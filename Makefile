@@ -33,8 +33,10 @@ $(LIBREOFFICE):
 demo: install
 	$(BIN)/vte demo
 
+# Two workers (pytest-xdist); a folder's tests run on one worker, so its session worlds are built once
+# (tests/conftest.py).
 test: install $(BROWSER) $(LIBREOFFICE)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # docker-compose.yml's services as real processes: PostgreSQL over TLS, Airflow's scheduler, DAG processor,
 # API server and triggerer, the intake; then again with Redis and two Celery workers.

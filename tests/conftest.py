@@ -197,3 +197,30 @@ def in_published_home(published_pipeline, monkeypatch) -> PublishedPipeline:
     monkeypatch.setenv("VTE_HOME", str(published_pipeline.settings.home))
     return published_pipeline
 
+
+
+# Under pytest-xdist (`make test` runs two workers) a folder's tests run whole on one worker, so the session
+# worlds they share are built once; the folders that read the published pipeline's world (published_pipeline
+# above) count as one. (xdist's own --dist loadgroup cannot regroup tests under pytest 9.) The dbt folder
+# starts its worker, as in a serial run it comes before the folders whose worlds its independent computations
+# (tests/dbt/indicator_oracle.py read the whole session warehouse) do not model; the published world, the
+# longest, starts the other.
+_SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "published"}
+_FIRST = ("published", "dbt")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            folder = nodeid.split("::")[0].split("/")[1].removesuffix(".py")  # tests/<folder>/… or tests/<file>
+            return _SHARED_WORLDS.get(folder, folder)
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(_FIRST):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return FolderScheduling(config, log)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,7 @@ def start(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if not settings.warehouse_url:
         settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        _pgserver().get_server(settings.pgdata, cleanup_mode=None)
+        _start_embedded(settings)
         _ensure_database(url(settings, "postgres"), WAREHOUSE_DATABASE)
     warehouse_url = url(settings)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
@@ -131,6 +132,30 @@ def start(settings: Settings | None = None) -> str:
     _ensure_database(url(settings, "postgres"), AIRFLOW_DATABASE)
     _hand_airflow_database_to_its_role(url(settings, AIRFLOW_DATABASE))
     return warehouse_url
+
+
+STARTUP_SECONDS = 120
+
+
+def _start_embedded(settings: Settings) -> None:
+    """Start the embedded server, giving a busy machine longer than pgserver's 10 s for `pg_ctl -w start`: when
+    that times out the server is usually still recovering or starting, and answers soon after."""
+    try:
+        _pgserver().get_server(settings.pgdata, cleanup_mode=None)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if _postmaster_info(settings.pgdata) is not None:
+            try:
+                with psycopg.connect(url(settings, "postgres"), connect_timeout=5):
+                    return
+            except psycopg.OperationalError:
+                pass
+        time.sleep(1)
+    raise WarehouseNotRunning(f"the embedded warehouse under {settings.pgdata} did not start within"
+                              f" {STARTUP_SECONDS} s: its log is {settings.pgdata / 'log'}")
 
 
 def _set_component_passwords(conn: psycopg.Connection) -> None:
