@@ -264,7 +264,7 @@ def department_completeness(snapshot: Snapshot) -> Table:
          r["days_reported_zero"], r["days_missing"], r["days_not_expected"], r["completeness_rate"],
          _dates(r["missing_dates"]), _dates(r["reported_zero_dates"]))
         for r in snapshot.department_completeness or ()),
-        note="名单内的科室均按时上报，没有报零 / every department on a roster reported every expected day, none stated a"
+        note="名单内的科室每个应报日均已上报，没有报零 / every department on a roster reported every expected day, none stated a"
              " zero (institutions without a roster are counted as a whole in the completeness sheet)",
         unit="单位：天；完整率为百分比(%)；报零为医院明确上报的零，缺报为未上报，不计为零 Units: days; completeness in %; a stated"
              " zero is reported, a missing day is not read as zero",
