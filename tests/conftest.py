@@ -201,12 +201,14 @@ def in_published_home(published_pipeline, monkeypatch) -> PublishedPipeline:
 
 # Under pytest-xdist (`make test` runs two workers) a folder's tests run whole on one worker, so the session
 # worlds they share are built once; the folders that read the published pipeline's world (published_pipeline
-# above) count as one. (xdist's own --dist loadgroup cannot regroup tests under pytest 9.) The dbt folder
-# starts its worker, as in a serial run it comes before the folders whose worlds its independent computations
-# (tests/dbt/indicator_oracle.py read the whole session warehouse) do not model; the published world, the
-# longest, starts the other.
-_SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "published"}
-_FIRST = ("published", "dbt")
+# above) count as one, while the province worlds of e2e/test_publication_worlds.py (each its own warehouse) are
+# a unit of their own. (xdist's own --dist loadgroup cannot regroup tests under pytest 9.)
+_SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "published",
+                  "e2e/test_publication_worlds": "worlds"}
+# The longest units first, each worker starting one: the published world on one; on the other the dbt folder,
+# which must come before the folders whose worlds its independent computations do not model (they read the
+# whole session warehouse, tests/dbt/indicator_oracle.py), as in a serial run, then the province worlds.
+_FIRST = ("published", "dbt", "worlds", "exchange")
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -214,8 +216,8 @@ def pytest_xdist_make_scheduler(config, log):
 
     class FolderScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            folder = nodeid.split("::")[0].split("/")[1].removesuffix(".py")  # tests/<folder>/… or tests/<file>
-            return _SHARED_WORLDS.get(folder, folder)
+            path = nodeid.split("::")[0].removeprefix("tests/").removesuffix(".py")  # <folder>/<module> or <file>
+            return _SHARED_WORLDS.get(path) or _SHARED_WORLDS.get(path.split("/")[0]) or path.split("/")[0]
 
         def _assign_work_unit(self, node) -> None:
             for scope in reversed(_FIRST):
