@@ -211,6 +211,7 @@ _SHARED_WORLDS = {"e2e": "published", "extracts": "published", "console": "publi
 _FIRST = ("published", "dbt", "worlds", "exchange")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: plain `pytest` runs without the plugin too
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 

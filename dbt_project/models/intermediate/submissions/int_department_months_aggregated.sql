@@ -8,6 +8,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         unique_key=['institution_code', 'month_start'],
         indexes=[{'columns': ['institution_code', 'month_start']}],
     )
@@ -30,17 +31,8 @@ touched_months as (
         date_trunc('month', report_date)::date as month_start
     from department_days
     {% if is_incremental() %}
-        -- processed_at too: a row rewritten without a new load (an outlier confirmed as real) was processed
-        -- after every load aggregated so far
         where
-            submission_loaded_at > (
-                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as processed
-            )
-            or processed_at > (
-                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as processed
-            )
+            {{ processed_since_last_run() }}
             {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
@@ -71,6 +63,7 @@ aggregated as (
         count(*) filter (where not is_quarantined) as published_days,
         count(*) filter (where is_quarantined) as quarantined_days,
         max(submission_loaded_at) as last_submission_loaded_at,
+        max(processed_at) as last_processed_at,
         {%- for column in count_columns(additive_only=true) %}
             coalesce(sum({{ column }}) filter (where not is_quarantined), 0) as {{ column }}
         {%- if not loop.last %},{% endif %}

@@ -9,6 +9,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         unique_key=['institution_code', 'report_date'],
         partition_by_month='report_date',
         pre_hook=["{{ add_month_partitions() }}"],
@@ -31,18 +32,9 @@ touched_days as (
         rule_status = 'quarantined' as is_quarantined
     from department_days
     {% if is_incremental() %}
-        -- a date's rows are one version, loaded together: all of them pass or none
-        -- processed_at too: a row rewritten without a new load (an outlier confirmed as real) was processed
-        -- after every load aggregated so far
+        -- a date's rows are (re)written together: all of them or none
         where
-            submission_loaded_at > (
-                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as processed
-            )
-            or processed_at > (
-                select coalesce(max(processed.last_submission_loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as processed
-            )
+            {{ processed_since_last_run() }}
             {{ or_in_reprocess_window('report_date') }}
     {% endif %}
 
@@ -56,6 +48,7 @@ aggregated as (
         count(*) filter (where not is_quarantined) as published_departments,
         count(*) filter (where is_quarantined) as quarantined_departments,
         max(submission_loaded_at) as last_submission_loaded_at,
+        max(processed_at) as last_processed_at,
         {%- for column in count_columns(additive_only=true) %}
             coalesce(sum({{ column }}) filter (where not is_quarantined), 0) as {{ column }}
         {%- if not loop.last %},{% endif %}

@@ -45,7 +45,7 @@ touched_months as (
     cross join
         lateral generate_series(
             date_trunc('month', roster_changes.changed_from),
-            date_trunc('month', {{ as_of_date() }}::date),
+            date_trunc('month', {{ as_of_date() }}),
             interval '1 month'
         ) as roster_months (month_start)
 
