@@ -239,6 +239,23 @@ def _dates(dates) -> str | None:
 
 
 NOT_ON_ROSTER = "名单外 not on the roster"
+SHOWN_SPANS = 4  # a department's dates as at most this many runs of days, so a quarter's row stays short
+
+
+def date_spans(dates) -> str | None:
+    """Dates as runs of consecutive days, ``2026-03-10~03-31, 2026-04-02``; past SHOWN_SPANS runs, the count."""
+    spans: list[list] = []
+    for day in sorted(dates or ()):
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    shown = [first.isoformat() if first == last else
+             f"{first.isoformat()}~{last.isoformat()[5:] if last.year == first.year else last.isoformat()}"
+             for first, last in spans[:SHOWN_SPANS]]
+    if len(spans) > SHOWN_SPANS:
+        shown.append(f"…（共 {len(dates)} 天 {len(dates)} days in all）")
+    return ", ".join(shown) or None
 
 
 def department_completeness(snapshot: Snapshot) -> Table:
@@ -262,7 +279,7 @@ def department_completeness(snapshot: Snapshot) -> Table:
         (r["institution_code"], r["institution_name"], r["campus"], r["department_code"], r["department_name"],
          None if r["is_on_roster"] else NOT_ON_ROSTER, r["days_expected"], r["days_reported"],
          r["days_reported_zero"], r["days_missing"], r["days_not_expected"], r["completeness_rate"],
-         _dates(r["missing_dates"]), _dates(r["reported_zero_dates"]))
+         date_spans(r["missing_dates"]), date_spans(r["reported_zero_dates"]))
         for r in snapshot.department_completeness or ()),
         note="名单内的科室每个应报日均已上报，没有报零 / every department on a roster reported every expected day, none stated a"
              " zero (institutions without a roster are counted as a whole in the completeness sheet)",
