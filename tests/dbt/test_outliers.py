@@ -175,11 +175,16 @@ def test_tiny_departments_do_not_alarm_on_normal_noise(world, db):
     assert not any(o["severity"] == "held_out" for *_, outliers in alarms for o in outliers)
 
 
-def test_the_feedback_shows_the_outlier_with_its_range_and_history(world, db):
+def planted_feedback(db) -> dict:
+    """The planted hospital's feedback report two days after the planted day, from the marts as built."""
     [institution] = feedback._rows(db, "select institution_code, institution_name, county_code, county_name,"
                                        " province_code, province_name from marts.dim_institutions"
                                        " where institution_code = %s", (PLANTED,))
-    report = feedback.build_report(db, institution, publication_id=0, as_of=PLANTED_DAY + timedelta(days=2))
+    return feedback.build_report(db, institution, publication_id=0, as_of=PLANTED_DAY + timedelta(days=2))
+
+
+def test_the_feedback_shows_the_outlier_with_its_range_and_history(world, db):
+    report = planted_feedback(db)
     [row] = [r for r in report["quarantinedRows"] if r["reportDate"] == PLANTED_DAY.isoformat()]
     rule = next(r for r in row["rules"] if r["ruleId"] == "O.dischargeHospital")
     value = world.sent[(PLANTED, PLANTED_DAY, "A")]["dischargeHospital"]
@@ -232,10 +237,7 @@ def test_a_held_out_value_confirmed_as_real_counts_from_the_next_build(world, db
                               if code == PLANTED and day.replace(day=1) == month)
     assert "confirmed, counted" in invoke("outliers", "list", PLANTED, "--month", f"{PLANTED_DAY:%Y-%m}").stdout
 
-    [institution] = feedback._rows(db, "select institution_code, institution_name, county_code, county_name,"
-                                       " province_code, province_name from marts.dim_institutions"
-                                       " where institution_code = %s", (PLANTED,))
-    report = feedback.build_report(db, institution, publication_id=0, as_of=PLANTED_DAY + timedelta(days=2))
+    report = planted_feedback(db)
     [row] = [r for r in report["warningRows"] if r["reportDate"] == PLANTED_DAY.isoformat()]
     rule = next(r for r in row["rules"] if r["ruleId"] == "O.dischargeHospital")
     assert rule["confirmed"] and "confirmed as real by the data centre" in rule["en"]
