@@ -79,15 +79,6 @@ def published(marts: psycopg.Connection, institution_code: str, first: date, las
             for r in rows]
 
 
-def confirmations(conn: psycopg.Connection, institution_code: str) -> list[Confirmation]:
-    rows = conn.execute(
-        "select confirmed_outlier_id, institution_code, report_date, campus, department_code, field_name,"
-        " field_value, reason, confirmed_by, confirmed_at from registry.confirmed_outliers"
-        " where institution_code = %s order by report_date, campus, department_code, field_name, confirmed_at",
-        (institution_code,)).fetchall()
-    return [Confirmation(*r) for r in rows]
-
-
 def confirm(conn: psycopg.Connection, held_out: PublishedOutlier, institution_code: str,
             reason: str) -> Confirmation:
     """Confirm a published held-out value as real (audited): the row counts from the next publication on."""
@@ -100,7 +91,8 @@ def confirm(conn: psycopg.Connection, held_out: PublishedOutlier, institution_co
         row = conn.execute(
             "insert into registry.confirmed_outliers (institution_code, report_date, campus, department_code,"
             " field_name, field_value, reason, confirmed_by) values (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " on conflict do nothing returning confirmed_outlier_id",
+            " on conflict do nothing returning confirmed_outlier_id, institution_code, report_date, campus,"
+            " department_code, field_name, field_value, reason, confirmed_by, confirmed_at",
             (institution_code, held_out.report_date, held_out.campus, held_out.department_code, held_out.field_name,
              held_out.value, reason, getpass.getuser())).fetchone()
         if row is None:
@@ -110,7 +102,7 @@ def confirm(conn: psycopg.Connection, held_out: PublishedOutlier, institution_co
               campus=held_out.campus, department=held_out.department_code, field=held_out.field_name,
               value=held_out.value, usual_range=[held_out.usual_low, held_out.usual_high], reason=reason,
               confirmed_outlier_id=row[0])
-    return next(c for c in confirmations(conn, institution_code) if c.confirmed_outlier_id == row[0])
+    return Confirmation(*row)
 
 
 def find_held_out(found: list[PublishedOutlier], report_date: date, campus: str, department_code: str,
