@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 
@@ -41,4 +42,11 @@ def encrypt(plaintext: str, settings: Settings | None = None) -> bytes:
 
 
 def decrypt(ciphertext: bytes, settings: Settings | None = None) -> str:
-    return Fernet(_key(settings or get_settings())).decrypt(bytes(ciphertext)).decode()
+    return _decrypted(_key(settings or get_settings()), bytes(ciphertext))
+
+
+@lru_cache(maxsize=65536)  # more than a country's accounts
+def _decrypted(key: bytes, ciphertext: bytes) -> str:
+    """The intake reads an account's secret for every request; a Fernet token under one key always decrypts to
+    the same text, so each is decrypted once (a rotated secret is a new token)."""
+    return Fernet(key).decrypt(ciphertext).decode()

@@ -11,13 +11,22 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from functools import cache
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
 
 from vte import warehouse
 from vte.access import roles
 from vte.config import DBT_PROJECT_DIR, Settings, get_settings
 
 DEFAULT_THREADS = 4
+
+
+@cache
+def project_var(name: str):
+    """A var's default in ``dbt_project.yml``: Python that must agree with a model reads it from there."""
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
 
 
 class DbtFailed(RuntimeError):

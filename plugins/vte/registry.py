@@ -284,8 +284,7 @@ def list_test_accounts(conn: psycopg.Connection) -> list[dict]:
 
 # A test account answers for any report date from 2020 on and is never suspended: the sandbox is for trying
 # the interface, before (or beside) the institution's registration.
-_ACCOUNTS = """
-    select * from (
+ACCOUNT_ROWS = """
         select a.access_key, a.institution_code, a.secret_ciphertext, a.status, i.joined_on,
                (select json_agg(json_build_array(p.status, p.from_date, p.resumed_on) order by p.from_date)
                 from registry.institution_status_periods as p
@@ -296,8 +295,8 @@ _ACCOUNTS = """
         union all
         select t.access_key, t.institution_code, t.secret_ciphertext, t.status, null, null, 'test'
         from registry.test_accounts as t
-    ) as accounts
 """
+_ACCOUNTS = f"select * from ({ACCOUNT_ROWS}) as accounts"
 
 
 def _periods(rows: list | None) -> tuple[StatusPeriod, ...]:
@@ -305,7 +304,8 @@ def _periods(rows: list | None) -> tuple[StatusPeriod, ...]:
                  for status, start, end in rows or ())
 
 
-def _account(row: tuple, settings: Settings | None) -> ActiveAccount | None:
+def account_from_row(row: tuple, settings: Settings | None) -> ActiveAccount | None:
+    """An ``ACCOUNT_ROWS`` row as the intake uses it: None for a revoked account."""
     access_key, institution_code, ciphertext, status, joined_on, periods, kind = row
     if status != "active":
         return None
@@ -315,11 +315,4 @@ def _account(row: tuple, settings: Settings | None) -> ActiveAccount | None:
 
 def account_statuses(conn: psycopg.Connection, settings: Settings | None = None) -> dict[str, ActiveAccount | None]:
     """Every known access key: its decrypted credentials when active, None when revoked."""
-    return {row[0]: _account(row, settings) for row in conn.execute(_ACCOUNTS)}
-
-
-def account_status(conn: psycopg.Connection, access_key: str,
-                   settings: Settings | None = None) -> tuple[bool, ActiveAccount | None]:
-    """One access key as the registry has it now: (known, credentials when active)."""
-    row = conn.execute(_ACCOUNTS + " where accounts.access_key = %s", (access_key,)).fetchone()
-    return (False, None) if row is None else (True, _account(row, settings))
+    return {row[0]: account_from_row(row, settings) for row in conn.execute(_ACCOUNTS)}

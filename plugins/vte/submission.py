@@ -244,6 +244,9 @@ def _is_good_text(value) -> bool:
     return type(value) is str and 0 < len(value) <= TEXT_MAX_LENGTH and value.isprintable() and not value.isspace()
 
 
+_ONLY_INT = frozenset({int})  # type(True) is bool: a boolean count is not well formed
+
+
 def _well_formed(row: dict) -> bool:
     """True when a row has exactly the standard's fields, good texts and counts in range: the rows of almost
     every submission, checked at once so that only a row with a problem is walked field by field."""
@@ -251,7 +254,7 @@ def _well_formed(row: dict) -> bool:
     if row.keys() != fields or not (_is_good_text(row["hospital"]) and _is_good_text(row["dept"])):
         return False
     counts = counts_of(row)
-    return all(type(v) is int for v in counts) and 0 <= min(counts) and max(counts) <= INT4_MAX
+    return _ONLY_INT.issuperset(map(type, counts)) and 0 <= min(counts) and max(counts) <= INT4_MAX
 
 
 def _check_rows(c: _Collector, data) -> None:

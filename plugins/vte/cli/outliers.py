@@ -8,6 +8,7 @@ from vte import registry
 from vte import warehouse as wh
 from vte.access import roles
 from vte.cli.errors import parse_from, refuse
+from vte.dbt import project_var
 from vte.quality import outliers, roster
 from vte.review.approval import month_end
 from vte.submission import report_today
@@ -19,9 +20,9 @@ CODE = typer.Argument(..., help="The institution's code.")
 
 
 def _range(month: str | None) -> tuple[date, date]:
-    if month is None:  # the last 92 days: the days outliers are judged on in a daily run
+    if month is None:  # the days outliers are judged on in a daily run
         today = report_today()
-        return today - timedelta(days=92), today
+        return today - timedelta(days=int(project_var("outlier_judged_days"))), today
     first = roster.parse_month(month)
     return first, month_end(first)
 
@@ -34,7 +35,7 @@ def _line(o: outliers.PublishedOutlier) -> str:
 
 @app.command("list")
 def list_(institution_code: str = CODE,
-          month: str = typer.Option(None, "--month", help="yyyy-mm; default: the last 92 days.")) -> None:
+          month: str = typer.Option(None, "--month", help="yyyy-mm; default: the days a daily run judges (dbt var outlier_judged_days, 92).")) -> None:
     """The published outliers held out of the indicators, and those confirmed."""
     try:
         first, last = _range(month)

@@ -1,7 +1,8 @@
 """The accounts the service accepts: read from the warehouse registry at every authentication, cached as fallback.
 
 Reading the registry for each request makes a revocation or a rotation take effect on the very next
-request, in every worker. The whole registry is also cached in memory and re-read periodically: when the
+request, in every worker. The same read answers whether the report's month is locked for the institution
+(vte.review.locks), so a submission costs one round trip to the warehouse. The whole registry is also cached in memory and re-read periodically: when the
 warehouse cannot be reached the last good copy keeps serving (live reads are retried every few seconds), so
 hospitals can submit while the warehouse is down — accepted data goes to the landing zone, which is files.
 During such an outage a revocation waits for the warehouse to return.
@@ -29,6 +30,8 @@ from vte.access import roles
 from vte.config import Settings
 from vte.intake.responses import ResultCode
 from vte.registry import ActiveAccount, StatusPeriod
+from vte.review import locks
+from vte.review.locks import MonthLock
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,35 @@ class KeyStatus(Enum):
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 STATUS_CODES = {"suspended": ResultCode.INSTITUTION_SUSPENDED, "closed": ResultCode.INSTITUTION_CLOSED}
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the service knows of an access key, and of the report month asked with it."""
+
+    status: KeyStatus
+    account: ActiveAccount | None = None
+    month: date | None = None  # the month whose lock was read with the account (None: not read)
+    month_lock: MonthLock | None = None  # the lock refusing that month's reports to the institution, if any
+
+
+# One row: the account, and the lock refusing its institution's reports of %(month)s (null columns when none).
+_ACCOUNT_AND_LOCK = f"""
+    select accounts.*, refusing.month, refusing.reason, refusing.actor, refusing.locked_at
+    from ({registry.ACCOUNT_ROWS}) as accounts
+    left join lateral ({locks.REFUSING_LOCK.format(institution="accounts.institution_code")}) as refusing on true
+    where accounts.access_key = %(access_key)s
+"""
+
+
+def account_and_lock(conn: psycopg.Connection, access_key: str, month: date | None,
+                     settings: Settings | None = None) -> tuple[bool, ActiveAccount | None, MonthLock | None]:
+    """(known, credentials when active, the lock refusing ``month``'s reports) as the registry has them now."""
+    row = conn.execute(_ACCOUNT_AND_LOCK, {"access_key": access_key, "month": month}).fetchone()
+    if row is None:
+        return False, None, None
+    account, lock = row[:-4], row[-4:]
+    return True, registry.account_from_row(account, settings), MonthLock(*lock) if lock[0] is not None else None
 
 
 @dataclass(frozen=True)
@@ -74,17 +106,21 @@ class StatusRefusal:
         return self.code.explain(*self.detail())
 
 
+def well_formed_date(value: object) -> date | None:
+    """``value`` as a date when it is a yyyy-MM-dd string of a real date; None otherwise."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def status_refusal(account: ActiveAccount, report_date: object) -> StatusRefusal | None:
     """The refusal of a report dated ``report_date`` (a yyyy-MM-dd string or a date) because the institution is
     suspended or closed on it; None when it may go on (a malformed date is the content check's to refuse)."""
-    if isinstance(report_date, str):
-        if not _ISO_DATE.fullmatch(report_date):
-            return None
-        try:
-            report_date = date.fromisoformat(report_date)
-        except ValueError:
-            return None
-    if not isinstance(report_date, date):
+    report_date = report_date if isinstance(report_date, date) else well_formed_date(report_date)
+    if report_date is None:
         return None
     period = account.status_on(report_date)
     return None if period is None else StatusRefusal(report_date, period)
@@ -127,14 +163,15 @@ class WarehouseRegistry:
     def load_all(self) -> dict[str, ActiveAccount | None]:
         return self.run(lambda conn: registry.account_statuses(conn, self.settings))
 
-    def load_one(self, access_key: str) -> tuple[bool, ActiveAccount | None]:
-        return self.run(lambda conn: registry.account_status(conn, access_key, self.settings))
+    def load_one(self, access_key: str, month: date | None = None) -> tuple[bool, ActiveAccount | None, MonthLock | None]:
+        return self.run(lambda conn: account_and_lock(conn, access_key, month, self.settings))
 
 
 class AccountCache:
     def __init__(self, load: Callable[[], dict[str, ActiveAccount | None]], *, refresh_seconds: float,
                  miss_refresh_seconds: float, clock: Callable[[], float] = time.monotonic,
-                 load_one: Callable[[str], tuple[bool, ActiveAccount | None]] | None = None,
+                 load_one: Callable[[str, date | None], tuple[bool, ActiveAccount | None, MonthLock | None]]
+                 | None = None,
                  live_retry_seconds: float = 5):
         self._load = load
         self._load_one = load_one
@@ -171,23 +208,28 @@ class AccountCache:
             return True
 
     def lookup(self, access_key: str) -> tuple[KeyStatus, ActiveAccount | None]:
-        live = self._lookup_live(access_key)
+        found = self.find(access_key)
+        return found.status, found.account
+
+    def find(self, access_key: str, month: date | None = None) -> Found:
+        """The key's status and account; read live, also the lock refusing ``month`` (when given)."""
+        live = self._find_live(access_key, month)
         if live is not None:
             return live
         status, account = self._find(access_key)
         if status in (KeyStatus.UNKNOWN, KeyStatus.UNAVAILABLE) and self._may_refresh_on_miss():
             self.refresh()
             status, account = self._find(access_key)
-        return status, account
+        return Found(status, account)
 
-    def _lookup_live(self, access_key: str) -> tuple[KeyStatus, ActiveAccount | None] | None:
+    def _find_live(self, access_key: str, month: date | None) -> Found | None:
         """The registry's answer now, or None when it cannot be asked (the cache answers instead)."""
         if self._load_one is None:
             return None
         if self._live_failed_at is not None and self._clock() - self._live_failed_at < self.live_retry_seconds:
             return None
         try:
-            known, account = self._load_one(access_key)
+            known, account, lock = self._load_one(access_key, month)
         except Exception as exc:  # any failure to reach or read the warehouse: the cache answers
             self._live_failed_at = self._clock()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -201,8 +243,10 @@ class AccountCache:
             else:
                 accounts.pop(access_key, None)
         if not known:
-            return KeyStatus.UNKNOWN, None
-        return (KeyStatus.ACTIVE, account) if account is not None else (KeyStatus.REVOKED, None)
+            return Found(KeyStatus.UNKNOWN)
+        if account is None:
+            return Found(KeyStatus.REVOKED)
+        return Found(KeyStatus.ACTIVE, account, month, lock)
 
     def _may_refresh_on_miss(self) -> bool:
         return self._last_attempt is None or self._clock() - self._last_attempt >= self.miss_refresh_seconds

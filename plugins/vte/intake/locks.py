@@ -1,8 +1,9 @@
 """Whether a month is locked for an institution: asked of the warehouse per report, cached as fallback.
 
 A lock (vte.review.locks) refuses a report date of a locked month unless the institution holds an open
-exception. The warehouse is asked for every report, so a new lock or exception applies at once; all locks
-and open exceptions are also kept in memory, and answer while the warehouse cannot be reached.
+exception. The warehouse is asked for every report, so a new lock or exception applies at once: for a JSON
+submission, in the same read as its account (vte.intake.accounts.Found). All locks and open exceptions are
+also kept in memory, and answer while the warehouse cannot be reached.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
-from vte.intake.accounts import WarehouseRegistry
+from vte.intake.accounts import Found, WarehouseRegistry
 from vte.review import locks
 from vte.review.locks import MonthLock
 
@@ -31,14 +32,20 @@ class LockBook:
         self._exceptions: list[locks.LockException] = []
         self._loaded_at: float | None = None
 
-    def refusing_lock(self, institution_code: str, report_date: date) -> MonthLock | None:
-        """The lock that refuses this report now, or None."""
+    def refusing_lock(self, institution_code: str, report_date: date, read: Found | None = None) -> MonthLock | None:
+        """The lock that refuses this report now, or None. ``read`` is the account's live read, which answers
+        when it read the report's month."""
         if self._registry is None:  # no warehouse behind this service (tests of the HTTP layer alone)
             return None
+        already_read = read is not None and read.month == report_date.replace(day=1)
         try:
             self._refresh_if_due()
+            if already_read:
+                return read.month_lock
             return self._registry.run(lambda conn: locks.refusing_lock(conn, institution_code, report_date))
         except Exception as exc:  # the warehouse cannot be asked: the last copy answers
+            if already_read:  # read moments ago; only the fallback copy's refresh failed
+                return read.month_lock
             log.warning("locks not readable, the cached copy answers: %s: %s", type(exc).__name__, exc)
             return self._cached(institution_code, report_date)
 

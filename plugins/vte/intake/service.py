@@ -17,7 +17,7 @@ from datetime import date
 
 from vte import submission
 from vte.intake import signing
-from vte.intake.accounts import AccountCache, KeyStatus, status_refusal
+from vte.intake.accounts import AccountCache, Found, KeyStatus, status_refusal, well_formed_date
 from vte.intake.config import IntakeConfig
 from vte.intake.locks import LockBook
 from vte.intake.ratelimit import TokenBuckets
@@ -45,13 +45,16 @@ class MalformedJSON(ValueError):
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):  # the usual case, decided in C
+        return obj
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
             name = submission.shown(key)
             raise MalformedJSON(f"同一对象中键“{name}”重复", f"duplicate key {name!r} in one object")
-        obj[key] = value
-    return obj
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means one repeats")
 
 
 def _reject_constant(name: str):
@@ -75,6 +78,12 @@ def parse_json(body: bytes):
         raise
     except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
         raise MalformedJSON("JSON 中有无法读取的值", str(exc)) from None
+
+
+def _month_of(value: object) -> date | None:
+    """The month of the envelope's ``date`` when it is one (the content check names a malformed one later)."""
+    day = well_formed_date(value)
+    return day.replace(day=1) if day else None
 
 
 class IntakeService:
@@ -105,7 +114,7 @@ class IntakeService:
             record["problem_count"] = len(problems)
             return self._refuse_content(problems)
 
-        refusal = self.authenticate(body, record, raw=raw, body_sign=body_sign)
+        refusal, found = self._authenticate(body, record, raw=raw, body_sign=body_sign)
         if refusal is not None:
             return refusal
         problems = submission.validate_payload(body, envelope=True, earliest=record["joined_on"])
@@ -113,7 +122,7 @@ class IntakeService:
         if problems:
             return self._refuse_content(problems)
         record["report_date"] = body["date"]
-        refusal = self.lock_refusal(record["institution_code"], date.fromisoformat(body["date"]))
+        refusal = self.lock_refusal(record["institution_code"], date.fromisoformat(body["date"]), found)
         if refusal is not None:
             return refusal
 
@@ -152,11 +161,23 @@ class IntakeService:
 
         ``body_sign``, when the client sent one, is the optional signature over the whole body (``raw``).
         On success ``record`` names the institution, its first report date (``joined_on``), the dates it is
-        suspended or closed (``status_periods``) and whether the account is a sandbox (test) one (``sandbox``); a ``date`` among the credentials (the JSON envelope's) that falls
-        on one of those is refused with the status's own code.
+        suspended or closed (``status_periods``) and whether the account is a sandbox (test) one (``sandbox``);
+        a ``date`` among the credentials (the JSON envelope's) that falls on one of those is refused with the
+        status's own code.
         """
+        return self._authenticate(credentials, record, raw=raw, body_sign=body_sign)[0]
+
+    def _authenticate(self, credentials: dict, record: dict, *, raw: bytes | None,
+                      body_sign: str | None) -> tuple[Reply | None, Found | None]:
+        """``authenticate``, and what the registry said: the account and, read with it, the lock of the month
+        of the envelope's ``date`` when that is a date."""
+        found = self.accounts.find(credentials["accessKey"], _month_of(credentials.get("date")))
+        return self._check_credentials(credentials, record, found, raw=raw, body_sign=body_sign), found
+
+    def _check_credentials(self, credentials: dict, record: dict, found: Found, *, raw: bytes | None,
+                           body_sign: str | None) -> Reply | None:
         access_key, timestamp, given = credentials["accessKey"], credentials["timestamp"], credentials["sign"]
-        status, account = self.accounts.lookup(access_key)
+        status, account = found.status, found.account
         if status is KeyStatus.UNAVAILABLE:
             return Reply(ResultCode.ACCOUNTS_UNAVAILABLE, headers={"Retry-After": "5"})
         if status is KeyStatus.UNKNOWN:
@@ -199,9 +220,10 @@ class IntakeService:
             return Reply(refused.code, refused.data, message=refused.message())
         return None
 
-    def lock_refusal(self, institution_code: str, report_date: date) -> Reply | None:
-        """The refusal of a report for a date of a locked month (no open exception); None when it may land."""
-        lock = self.locks.refusing_lock(institution_code, report_date)
+    def lock_refusal(self, institution_code: str, report_date: date, found: Found | None = None) -> Reply | None:
+        """The refusal of a report for a date of a locked month (no open exception); None when it may land.
+        ``found`` is the account's read, which answers for the month it read."""
+        lock = self.locks.refusing_lock(institution_code, report_date, found)
         if lock is None:
             return None
         return Reply(ResultCode.MONTH_LOCKED, {"reportDate": report_date.isoformat(), "month": f"{lock.month:%Y-%m}",

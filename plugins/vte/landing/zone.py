@@ -4,9 +4,9 @@ Every accepted submission becomes one immutable document (vte.landing.documents)
 ``<root>/<institution_code>/<report_date>/v<version>-<submission_id>.json``. It is written to a temporary
 file, flushed, renamed into place and the rename flushed before the intake answers; concurrent submissions
 share those flushes (vte.landing.durability.GroupSync). Versions are numbered per institution and report date
-(the master index of §6.1 b) under a file lock, so concurrent workers never hand out the same number. Each
-stored document is also listed in the arrivals journal (vte.landing.arrivals), which the ingest reads instead
-of walking the zone. The intake does not need the warehouse to accept data.
+(the master index of §6.1 b) under a lock on the date's directory, so concurrent workers never hand out the
+same number. Each stored document is also listed in the arrivals journal (vte.landing.arrivals), which the
+ingest reads instead of walking the zone. The intake does not need the warehouse to accept data.
 """
 
 from __future__ import annotations
@@ -51,13 +51,15 @@ class LandingZone:
 
     @contextmanager
     def _locked(self, directory: Path):
+        """The date's directory held exclusively: the lock is taken on the directory itself, which costs no
+        file of its own (creating one is most of a landing's system time on ext4)."""
         directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def versions(self, institution_code: str, report_date: str) -> list[Path]:
         """The documents of one institution and date, oldest version first."""

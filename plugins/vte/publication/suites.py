@@ -12,10 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-import yaml
-
 from vte import domain
-from vte.config import DBT_PROJECT_DIR
+from vte.dbt import project_var
 from vte.publication.scope import MERGED_VIEW
 
 Stage = Literal["staged", "marts"]
@@ -51,7 +49,7 @@ LEVELS = ("department", "campus", "institution", "county", "city", "province")
 PERIOD_TYPES = ("month", "quarter", "year")
 
 # A department's count for one day above this is a broken feed, not a busy ward: dbt holds the row out.
-PLAUSIBLE_MAX_COUNT = int(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["plausible_max_count"])
+PLAUSIBLE_MAX_COUNT = int(project_var("plausible_max_count"))
 # One institution's problem holds its data out; the same problem at many institutions at once is the feed's
 # and stops the publication: at least FEED_MIN_INSTITUTIONS and FEED_INSTITUTION_SHARE of the institutions
 # the run touched, covering more than the severity's share of the touched rows.

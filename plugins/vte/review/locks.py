@@ -99,11 +99,17 @@ def exceptions(conn: psycopg.Connection, month: date | None = None) -> list[Lock
         " order by exception_id", {"month": month.replace(day=1) if month else None})]
 
 
+# The lock of %(month)s that refuses an institution's reports: the month is locked and the institution holds no
+# open exception for it. ``{institution}`` is filled with a parameter or with a column of an enclosing query.
+REFUSING_LOCK = """
+    select month, reason, actor, locked_at from review.month_locks
+    where month = %(month)s and not exists (select from review.lock_exceptions
+        where institution_code = {institution} and month = %(month)s and valid_until > now())
+"""
+
+
 def refusing_lock(conn: psycopg.Connection, institution_code: str, report_date: date) -> MonthLock | None:
     """The lock that refuses this institution's report for ``report_date`` now; None when it may send it."""
-    row = conn.execute(
-        "select month, reason, actor, locked_at from review.month_locks"
-        " where month = %(month)s and not exists (select from review.lock_exceptions"
-        "   where institution_code = %(institution)s and month = %(month)s and valid_until > now())",
-        {"month": report_date.replace(day=1), "institution": institution_code}).fetchone()
+    row = conn.execute(REFUSING_LOCK.format(institution="%(institution)s"),
+                       {"month": report_date.replace(day=1), "institution": institution_code}).fetchone()
     return MonthLock(*row) if row else None
