@@ -14,6 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,8 +26,10 @@ import psutil
 from vte import warehouse
 from vte.bench import data
 from vte.bench.common import Measure, Scale, StageResult, Stopwatch, Target, free_port, scratch
-from vte.bench.loadgen import HEALTH_PATH, SUBMIT_PATH
+from vte.bench.loadgen import HEALTH_PATH, SUBMIT_PATH, Requests
 from vte.config import Settings
+from vte.intake.app import create_app
+from vte.intake.config import IntakeConfig
 
 ROWS_PER_SUBMISSION = 30
 MOST_PER_SECOND = 6000  # more accepted submissions/s than a 2-core machine answers (for sizing the runs)
@@ -32,6 +37,8 @@ RATIO_TARGET = Target("ratio", ">=", 0.8, "ratio ≥ 0.8")
 BURST_TARGET = Target("figure", "<=", 600, "≤ 10 min")  # DIGEST §9: most reports arrive within ten minutes
 LATENCY_TARGET = Target("figure", "<", 50, "p99 < 50 ms")
 GRACE_SECONDS = 5  # how long after the last request is due its answers are waited for
+HANDLER_MOST_PER_SECOND = 3000  # more in-process submissions/s than one core handles (for sizing the dates)
+HANDLER_BATCH = 1000  # bodies made before each timed batch of in-process submissions
 
 
 def _start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen:
@@ -149,6 +156,35 @@ def _run_loads(settings: Settings, specs: list[dict]) -> list[dict]:
     return results
 
 
+def _handler_alone(settings: Settings, accounts: list[list[str]], dates: list[str], offset: int,
+                   seconds: float, concurrency: int) -> dict:
+    """The service's own work without HTTP: ``IntakeService.submit`` called in this process from ``concurrency``
+    threads (as the server's thread pool calls it, so flushes are shared alike), in batches of bodies made
+    beforehand, until it has spent ``seconds`` of CPU. Set against the server's CPU per submission, it says how
+    much of that is the handler and how much the HTTP stack around it. The rate limit is lifted: one caller
+    sends for every account."""
+    app = create_app(settings, config=replace(IntakeConfig(), rate_per_second=1e9, rate_burst=1e9))
+    service = app.state.service
+    service.accounts.refresh()
+    requests = Requests({"accounts": accounts, "dates": dates, "offset": offset})
+    spent, codes, k = 0.0, Counter(), 0
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            while spent < seconds and k < requests.capacity:
+                bodies = [requests.body(n) for n in range(k, min(k + HANDLER_BATCH, requests.capacity))]
+                k += len(bodies)
+                started = time.process_time()
+                codes.update(int(reply.code) for reply in pool.map(
+                    lambda body: service.submit(body, dry_run=False, record={}), bodies))
+                spent += time.process_time() - started
+    finally:
+        service.used_signatures.close()
+        service.locks.close()
+    if set(codes) != {0}:
+        raise RuntimeError(f"in-process submissions by result code: {dict(codes)}; all should be accepted")
+    return {"submissions": k, "threads": concurrency, "cpu_ms_per_submission": round(spent / max(k, 1) * 1000, 3)}
+
+
 def _burst(scale: Scale, bench_home: Path) -> StageResult:
     """The midnight burst: every institution's report of one day, from several client processes at once,
     against /healthz answered to the same number of processes."""
@@ -203,7 +239,7 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
         accounts = _accounts(settings, scale.intake_institutions)
         # Enough distinct (account, date) pairs for a closed run well beyond what one machine answers, plus the
         # open run.
-        needed = int(scale.intake_seconds * (MOST_PER_SECOND + scale.intake_rate))
+        needed = int(scale.intake_seconds * (MOST_PER_SECOND + scale.intake_rate + HANDLER_MOST_PER_SECOND))
         days = needed // len(accounts) + 2
         dates = [(date.today() - timedelta(days=1 + n)).isoformat() for n in range(days)]
         port = free_port()
@@ -223,6 +259,9 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
         finally:
             _stop(server)
         landed = sum(1 for _ in settings.landing_dir.rglob("v*.json"))
+        offset += -(-submit_open["sent"] // len(accounts))
+        handler = _handler_alone(settings, accounts, dates, offset, scale.intake_seconds / 2,
+                                 scale.intake_concurrency)
 
     accepted_per_s = submit_closed["succeeded"] / submit_closed["elapsed"]
     health_per_s = health_closed["succeeded"] / health_closed["elapsed"]
@@ -234,6 +273,8 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
                 "server CPU per /healthz answer", health_cpu["server"], "ms"),
         Measure("machine CPU per accepted submission (server, generator, PostgreSQL)", sum(submit_cpu.values()),
                 "ms", "the same per /healthz answer", sum(health_cpu.values()), "ms"),
+        Measure("handler CPU per accepted submission, in-process (no HTTP)", handler["cpu_ms_per_submission"], "ms",
+                "server CPU per accepted submission over HTTP", submit_cpu["server"], "ms"),
         Measure(f"p50 latency at {scale.intake_rate:.0f}/s offered", submit_open["p50_ms"], "ms",
                 f"/healthz p50 at {scale.intake_rate:.0f}/s", health_open["p50_ms"], "ms"),
         Measure(f"p99 latency at {scale.intake_rate:.0f}/s offered", submit_open["p99_ms"], "ms",
@@ -245,5 +286,6 @@ def run(scale: Scale, bench_home: Path) -> StageResult:
         "documents_landed": landed, "load_generator": "one process, httpx asyncio, loopback, same 2 cores",
         "runs": {"healthz_closed": health_closed, "submit_closed": submit_closed, "healthz_open": health_open,
                  "submit_open": submit_open},
+        "handler_in_process": handler,
     }
     return StageResult("intake", "done", measures, details)

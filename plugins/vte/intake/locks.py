@@ -49,6 +49,11 @@ class LockBook:
             log.warning("locks not readable, the cached copy answers: %s: %s", type(exc).__name__, exc)
             return self._cached(institution_code, report_date)
 
+    def close(self) -> None:
+        """Close the connections to the warehouse it reads through."""
+        if self._registry is not None:
+            self._registry.close()
+
     def _refresh_if_due(self) -> None:
         if self._loaded_at is not None and self._clock() - self._loaded_at < self.refresh_seconds:
             return
