@@ -35,7 +35,8 @@ def _line(o: outliers.PublishedOutlier) -> str:
 
 @app.command("list")
 def list_(institution_code: str = CODE,
-          month: str = typer.Option(None, "--month", help="yyyy-mm; default: the days a daily run judges (dbt var outlier_judged_days, 92).")) -> None:
+          month: str = typer.Option(None, "--month", help="yyyy-mm; default: the days a daily run judges"
+                                                          " (dbt var outlier_judged_days, 92).")) -> None:
     """The published outliers held out of the indicators, and those confirmed."""
     try:
         first, last = _range(month)

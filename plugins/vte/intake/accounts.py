@@ -2,10 +2,11 @@
 
 Reading the registry for each request makes a revocation or a rotation take effect on the very next
 request, in every worker. The same read answers whether the report's month is locked for the institution
-(vte.review.locks), so a submission costs one round trip to the warehouse. The whole registry is also cached in memory and re-read periodically: when the
-warehouse cannot be reached the last good copy keeps serving (live reads are retried every few seconds), so
-hospitals can submit while the warehouse is down — accepted data goes to the landing zone, which is files.
-During such an outage a revocation waits for the warehouse to return.
+(vte.review.locks), so a submission costs one round trip to the warehouse. The whole registry is also cached
+in memory and re-read periodically: when the warehouse cannot be reached the last good copy keeps serving
+(live reads are retried every few seconds), so hospitals can submit while the warehouse is down — accepted
+data goes to the landing zone, which is files. During such an outage a revocation waits for the warehouse to
+return.
 
 An account carries its institution's suspensions and closure (vte.lifecycle): a report dated on one of
 those dates is refused with the status's own code (``status_refusal``), by the JSON and Excel channels alike.
@@ -163,7 +164,8 @@ class WarehouseRegistry:
     def load_all(self) -> dict[str, ActiveAccount | None]:
         return self.run(lambda conn: registry.account_statuses(conn, self.settings))
 
-    def load_one(self, access_key: str, month: date | None = None) -> tuple[bool, ActiveAccount | None, MonthLock | None]:
+    def load_one(self, access_key: str,
+                 month: date | None = None) -> tuple[bool, ActiveAccount | None, MonthLock | None]:
         return self.run(lambda conn: account_and_lock(conn, access_key, month, self.settings))
 
 

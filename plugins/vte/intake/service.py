@@ -168,7 +168,7 @@ class IntakeService:
         return self._authenticate(credentials, record, raw=raw, body_sign=body_sign)[0]
 
     def _authenticate(self, credentials: dict, record: dict, *, raw: bytes | None,
-                      body_sign: str | None) -> tuple[Reply | None, Found | None]:
+                      body_sign: str | None) -> tuple[Reply | None, Found]:
         """``authenticate``, and what the registry said: the account and, read with it, the lock of the month
         of the envelope's ``date`` when that is a date."""
         found = self.accounts.find(credentials["accessKey"], _month_of(credentials.get("date")))
