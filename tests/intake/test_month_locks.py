@@ -9,6 +9,7 @@ from intake_support import row
 
 from vte import client, registry
 from vte.excel.template import filled_workbook
+from vte.intake.accounts import account_and_lock
 from vte.intake.responses import ResultCode
 from vte.review import locks
 
@@ -51,3 +52,21 @@ def test_the_lock_code_is_documented():
 
     assert f"| {int(ResultCode.MONTH_LOCKED)} | 423 |" in (PROJECT_ROOT / "docs" / "intake-api.md").read_text()
     assert httpx.codes.LOCKED == 423
+
+
+def test_the_account_and_its_month_lock_are_one_read(db, settings):
+    """What the intake asks of the registry per submission: the account, and the lock refusing the envelope
+    date's month to its institution, in the same statement (vte.intake.accounts.account_and_lock)."""
+    month = date(2021, 5, 1)
+    creds = registry.register(db, code=f"LR{datetime.now():%H%M%S%f}"[:20], name="一次读取测试医院", level="二级",
+                              county_code="330328", joined_on=date(2021, 1, 1))
+    known, account, lock = account_and_lock(db, creds.access_key, month, settings)
+    assert known and account.access_secret == creds.access_secret and lock is None  # not locked
+    locks.lock_month(db, month, "final_extract", "test")
+    assert account_and_lock(db, creds.access_key, month, settings)[2].reason == "final_extract"
+    assert account_and_lock(db, creds.access_key, None, settings)[2] is None  # no date: no lock read
+    assert account_and_lock(db, creds.access_key, date(2021, 6, 1), settings)[2] is None
+    locks.open_exception(db, creds.institution_code, month, datetime.now(locks.LOCAL_TZ) + timedelta(hours=1),
+                         reason="补报", actor="test")
+    assert account_and_lock(db, creds.access_key, month, settings)[2] is None  # its exception lets it in
+    assert account_and_lock(db, "no-such-key", month, settings) == (False, None, None)
