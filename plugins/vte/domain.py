@@ -10,6 +10,7 @@ import csv
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from itertools import compress
 from operator import gt, itemgetter
 
 from vte.config import SEEDS_DIR
@@ -160,10 +161,7 @@ def _rule_operands() -> tuple[tuple[Rule, ...], itemgetter, itemgetter]:
 def broken_rules(row: dict[str, int]) -> list[Rule]:
     """The rules a department row breaks (quarantine rules first)."""
     found, lessers, greaters = _rule_operands()
-    lesser, greater = lessers(row), greaters(row)
-    if not any(map(gt, lesser, greater)):  # most rows break none: decided in C
-        return []
-    return [rule for rule, above in zip(found, map(gt, lesser, greater)) if above]
+    return list(compress(found, map(gt, lessers(row), greaters(row))))  # compared and picked in C
 
 
 @dataclass(frozen=True)
